@@ -1,0 +1,27 @@
+# Every target creates .venv on first use and installs what it needs (torch first:
+# the CPU wheel of torch 2.13.0, so pip never pulls a multi-GB CUDA build).
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/otmix demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/fgw_vs_pot.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

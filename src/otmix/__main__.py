@@ -1,0 +1,3 @@
+from otmix.cli import app
+
+app()

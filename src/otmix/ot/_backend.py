@@ -1,0 +1,46 @@
+"""Array plumbing shared by the solvers: numpy or torch in, the same type out.
+
+The exact solvers run on the CPU in float64 numpy (assignment and network
+simplex have no GPU form). Inputs are detached and copied to numpy; results are
+handed back with the caller's array type, dtype and device.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+try:  # torch is a hard dependency of otmix, but the solvers do not need it.
+    import torch
+except ImportError:  # pragma: no cover - exercised only without torch
+    torch = None  # type: ignore[assignment]
+
+
+def is_torch(x: Any) -> bool:
+    """Return True if ``x`` is a torch tensor."""
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Detached float64 numpy copy (or view) of a numpy array or torch tensor."""
+    if is_torch(x):
+        return x.detach().to("cpu", dtype=torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def like(arr: np.ndarray, ref: Any) -> Any:
+    """Return ``arr`` as the same kind of array as ``ref`` (type, dtype, device)."""
+    if is_torch(ref):
+        dtype = ref.dtype if ref.dtype.is_floating_point else torch.get_default_dtype()
+        return torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype, device=ref.device)
+    if isinstance(ref, np.ndarray) and np.issubdtype(ref.dtype, np.floating):
+        return arr.astype(ref.dtype, copy=False)
+    return arr
+
+
+def matmul_const(plan: np.ndarray, Z: Any) -> Any:
+    """``plan @ Z`` with ``plan`` a constant and gradients flowing into ``Z``."""
+    if is_torch(Z):
+        return like(plan, Z) @ Z
+    return plan @ np.asarray(Z)
