@@ -32,21 +32,16 @@ class Vertex:
         """``<X, T>`` for a dense ``X`` of the plan's shape."""
         return float(self.values @ X[self.rows, self.cols])
 
-    def sandwich_self(self, A: np.ndarray, B: np.ndarray) -> float:
-        """``<A T B, T>`` for symmetric ``A`` (n x n) and ``B`` (m x m)."""
-        t = self.values
-        n = self.shape[0]
-        if self.rows.shape[0] == n and np.array_equal(self.rows, np.arange(n)) and np.all(t == t[0]):
-            # an assignment: <A P B, P> = t^2 sum_kl A_kl B_{σk,σl}
-            return float(t[0] * t[0] * np.vdot(A, B[np.ix_(self.cols, self.cols)]))
-        block = A[np.ix_(self.rows, self.rows)] * B[np.ix_(self.cols, self.cols)]
-        return float(t @ block @ t)
-
     def right_product(self, B: np.ndarray) -> np.ndarray:
         """``T @ B`` as a dense (n x B.shape[1]) array."""
         n = self.shape[0]
         if self.rows.shape[0] == n and np.array_equal(self.rows, np.arange(n)):
-            return self.values[:, None] * B[self.cols]
+            out = np.take(B, self.cols, axis=0)
+            if np.all(self.values == self.values[0]):
+                out *= self.values[0]
+            else:
+                out *= self.values[:, None]
+            return out
         return self.to_sparse() @ B
 
     def to_sparse(self) -> sp.csr_matrix:

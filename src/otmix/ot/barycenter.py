@@ -11,8 +11,10 @@ minimising :math:`\sum_m \lambda_m \mathrm{FGW}_\alpha(Z, Z_m)` by alternating
 
 The paper's ``diag(N_B / μ_B)`` without :math:`\lambda_m` rescales Z every step; this is
 the fixed form. Plans are warm-started from the previous outer iteration (they stay
-feasible, since the marginals do not change), which cuts the number of exact LMO
-calls several-fold.
+feasible, since the marginals do not change) only on request: starting each solve
+from the product coupling, as the paper does, ends in better local minima. What is
+always reused is the assignment solver's dual potentials, per modality and per CG
+step, which makes each exact LMO after the first a few times cheaper.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def fgw_barycenter(
     tol: float = 1e-6,
     max_iter: int = 1000,
     inner_tol: float = 1e-9,
-    warm_start: bool = True,
+    warm_start: bool = False,
     random_state: int | np.random.Generator | None = None,
     callback: Callable[[int, float], None] | None = None,
 ) -> BarycenterResult:
@@ -133,7 +135,11 @@ def fgw_barycenter(
     max_iter, inner_tol : int, float
         Conditional-gradient limits of each FGW solve (see :func:`otmix.ot.fgw`).
     warm_start : bool
-        Start each FGW solve from the previous outer iteration's plan.
+        Start each FGW solve from the previous outer iteration's plan instead of
+        the product coupling. Fewer CG steps, but measured here to end in worse
+        local minima (0.1-2 % higher objective), hence off by default. The exact
+        assignment solver is warm-started from the previous outer iteration's
+        duals either way (same plans, less time).
     random_state : int, Generator or None
         Seed for ``init`` drawn at random.
     callback : callable ``(outer_iter, value) -> None``, optional
@@ -171,9 +177,10 @@ def fgw_barycenter(
     mu_b = np.full(n_points, 1.0 / n_points)
     mus = [np.full(Zm.shape[0], 1.0 / Zm.shape[0]) for Zm in Zs_np]
     structs = [structure_matrix(Zm, structure) for Zm in Zs_np]
+    half_consts = [float(mu @ (Am * Am) @ mu) for mu, Am in zip(mus, structs)]  # q^T (A_m∘A_m) q
 
     plans: list[np.ndarray | None] = [None] * len(Zs_np)
-    duals: list[np.ndarray | None] = [None] * len(Zs_np)
+    duals: list[list[np.ndarray | None] | None] = [None] * len(Zs_np)
     values: list[float] = []
     inner_iters: list[list[int]] = []
     times = {"time_lmo": 0.0, "time_products": 0.0, "time_other": 0.0}
@@ -182,12 +189,13 @@ def fgw_barycenter(
     t_start = time.perf_counter()
     for n_outer in range(1, max_outer + 1):
         A = structure_matrix(Z, structure)
+        half_const_b = float(mu_b @ (A * A) @ mu_b)
         new_plans, total, iters = [], 0.0, []
         for m, Zm in enumerate(Zs_np):
             out = solve_fgw_cg(
                 feature_cost(Z, Zm), A, structs[m], alpha, mu_b, mus[m],
                 init=plans[m] if warm_start else None, max_iter=max_iter, tol=inner_tol,
-                duals=duals[m] if warm_start else None,
+                duals=duals[m], const=half_const_b + half_consts[m],
             )
             duals[m] = out.log["duals"]
             new_plans.append(out.plan)

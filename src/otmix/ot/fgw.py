@@ -128,12 +128,15 @@ def solve_fgw_cg(
     max_iter: int = 1000,
     tol: float = 1e-9,
     tol_abs: float = 1e-12,
-    duals: np.ndarray | None = None,
+    duals: list[np.ndarray | None] | None = None,
+    const: float | None = None,
 ) -> _CGOutput:
     """Conditional gradient on validated float64 numpy inputs (see module docstring).
 
-    ``duals`` are assignment potentials of a previous, similar solve; the returned
-    ``log["duals"]`` can warm-start the next one. They change the time, never the plan.
+    ``duals`` are the assignment potentials of a previous, similar solve, one per
+    CG iteration (``log["duals"]`` of that solve): iteration k starts from the k-th
+    (or, past its end, from this solve's latest). They change the time, never the plan.
+    ``const`` is :func:`structure_constant` of (A, B, p, q) when the caller has it.
     """
     t_start = time.perf_counter()
     t_lmo = t_prod = 0.0
@@ -146,7 +149,8 @@ def solve_fgw_cg(
         t0 = time.perf_counter()
         ATB = _sandwich(A, T, B) if structured else None
         t_prod += time.perf_counter() - t0
-    const = structure_constant(A, B, p, q) if structured else 0.0
+    if const is None:
+        const = structure_constant(A, B, p, q) if structured else 0.0
 
     def value_of(T: np.ndarray, ATB: np.ndarray | None) -> float:
         v = alpha * float(np.vdot(D, T))
@@ -162,6 +166,9 @@ def solve_fgw_cg(
     converged = False
     gap = np.inf
     n_iter = 0
+    previous_duals = list(duals) if duals is not None else []
+    dual_log: list[np.ndarray | None] = []
+    current_duals = None
     for n_iter in range(1, max_iter + 1):
         if structured:  # G = αD - 4(1-α) A T B, in place
             np.multiply(ATB, -4.0 * (1.0 - alpha), out=G)
@@ -169,7 +176,9 @@ def solve_fgw_cg(
         else:
             G = alpha_D
         t0 = time.perf_counter()
-        V, duals = exact_lmo(G, p, q, duals)
+        start = previous_duals[n_iter - 1] if n_iter - 1 < len(previous_duals) else current_duals
+        V, current_duals = exact_lmo(G, p, q, start)
+        dual_log.append(current_duals)
         t_lmo += time.perf_counter() - t0
         b = V.inner(G) - float(np.vdot(G, T))
         gap = -b
@@ -177,7 +186,10 @@ def solve_fgw_cg(
             converged = True
             break
         if structured:
-            s_vv = V.sandwich_self(A, B)
+            t0 = time.perf_counter()
+            AVB = A @ V.right_product(B)  # the one dense product of the iteration
+            t_prod += time.perf_counter() - t0
+            s_vv = V.inner(AVB)  # <A V B, V>: a gather, since V is a vertex
             s_v0 = V.inner(ATB)
             s_00 = float(np.vdot(ATB, T))
             a = -2.0 * (1.0 - alpha) * (s_vv - 2.0 * s_v0 + s_00)
@@ -190,9 +202,6 @@ def solve_fgw_cg(
         T *= 1.0 - tau
         T[V.rows, V.cols] += tau * V.values
         if structured:
-            t0 = time.perf_counter()
-            AVB = A @ V.right_product(B)
-            t_prod += time.perf_counter() - t0
             ATB *= 1.0 - tau
             ATB += tau * AVB
         f_new = f + b * tau + a * tau * tau
@@ -210,7 +219,7 @@ def solve_fgw_cg(
         "time_lmo": t_lmo,
         "time_products": t_prod,
         "time_other": elapsed - t_lmo - t_prod,
-        "duals": duals,
+        "duals": dual_log,
     }
     return _CGOutput(T, value, n_iter, converged, log)
 
