@@ -66,9 +66,9 @@ def pot_cg_loop(Zs, Z0, structure, max_outer=50, tol=1e-6):
     mu_b = np.full(n, 1.0 / n)
     structs = [structure_matrix(Zm, structure) for Zm in Zs]
     lam = 1.0 / len(Zs)
-    Z, prev, plans = Z0.copy(), None, None
+    Z, prev, plans, n_outer = Z0.copy(), None, None, 0
     t0 = time.perf_counter()
-    for it in range(1, max_outer + 1):
+    for n_outer in range(1, max_outer + 1):  # noqa: B007 - reported after the loop
         A = structure_matrix(Z, structure)
         new_plans, total = [], 0.0
         for Zm, Am in zip(Zs, structs):
@@ -85,7 +85,7 @@ def pot_cg_loop(Zs, Z0, structure, max_outer=50, tol=1e-6):
             break
         prev = total
     seconds = time.perf_counter() - t0
-    return seconds, barycenter_value(Z, plans, Zs, structure), it
+    return seconds, barycenter_value(Z, plans, Zs, structure), n_outer
 
 
 def otmix_barycenter(Zs, Z0, structure):
@@ -119,7 +119,7 @@ def main() -> None:
               "CG-loop/otmix | POT-CG value | otmix value | value ratio | otmix LMO s | products s | other s | "
               "LMO calls | outer (POT/CG/otmix) |")
     print(header)
-    print("|" + "---|" * header.count("|")[:-1] if False else "|" + "|".join(["---"] * (header.count("|") - 1)) + "|")
+    print("|" + "|".join(["---"] * (header.count("|") - 1)) + "|")
     for n in args.sizes:
         Zs = clustered_codes(n, 3, 32, 7, seed=args.seed + n)
         Z0 = np.concatenate(Zs)[np.random.default_rng(args.seed).choice(3 * n, size=n, replace=False)]

@@ -6,7 +6,6 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -32,7 +31,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Optional[bool] = typer.Option(
+    version: bool | None = typer.Option(
         None, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
@@ -60,7 +59,7 @@ def fail(message: str) -> None:
 @app.command()
 def demo(
     seed: int = typer.Option(0, help="Random seed for the data and the solvers."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the result as JSON here."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the result as JSON here."),
 ) -> None:
     """Mix three unaligned synthetic views (one weak) and cluster them; no files needed."""
     from dataclasses import asdict

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import ot
 import scipy.sparse as sp
+
 from ._assignment import solve_assignment
 
 # Network simplex iterations: POT's default (1e5) is reached near n = 2048 and then
@@ -47,17 +48,14 @@ class Vertex:
     def to_sparse(self) -> sp.csr_matrix:
         return sp.csr_matrix((self.values, (self.rows, self.cols)), shape=self.shape)
 
-    def to_dense(self) -> np.ndarray:
-        T = np.zeros(self.shape)
-        T[self.rows, self.cols] = self.values
-        return T
-
 
 def is_uniform(w: np.ndarray) -> bool:
     return bool(np.all(w == w[0]))
 
 
-def exact_lmo(cost: np.ndarray, p: np.ndarray, q: np.ndarray, duals: np.ndarray | None = None) -> tuple[Vertex, np.ndarray | None]:
+def exact_lmo(
+    cost: np.ndarray, p: np.ndarray, q: np.ndarray, duals: np.ndarray | None = None
+) -> tuple[Vertex, np.ndarray | None]:
     """Return ``argmin_{T in Π(p, q)} <cost, T>`` exactly, and duals for a warm start.
 
     Equal sizes with uniform weights: the optimum is a permutation matrix / n, found

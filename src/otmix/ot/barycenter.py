@@ -210,7 +210,7 @@ def fgw_barycenter(
         A = structure_matrix(Z, structure)
         half_const_b = float(mu_b @ (A * A) @ mu_b)
 
-        def solve(m: int, Z: np.ndarray = Z, A: np.ndarray = A, half_const_b: float = half_const_b):
+        def solve(m: int, Z=Z, A=A, half_const_b=half_const_b, plans=plans):  # bind this iteration's state
             return solve_fgw_cg(
                 feature_cost(Z, Zs_np[m]), A, structs[m], alpha, mu_b, mus[m],
                 init=plans[m] if warm_start else None, max_iter=max_iter, tol=inner_tol,

@@ -122,7 +122,9 @@ def stochastic_mix(
 
 
 def push_back(plan: Any, mixed: Any) -> Any:
-    r"""Carry mixed barycenter codes back to one modality: :math:`\tilde Z_m = \operatorname{diag}(1/\mu_m) T_m^\top \tilde Z_B`.
+    r"""Carry mixed barycenter codes back to one modality.
+
+    :math:`\tilde Z_m = \operatorname{diag}(1/\mu_m) T_m^\top \tilde Z_B`, one mixed code per sample of m.
 
     Parameters
     ----------
