@@ -18,15 +18,15 @@ evaluated by the same function. Prints a markdown table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import ot
 
+from otmix.cli import write_json_atomic
 from otmix.ot import fgw_barycenter, fgw_objective
 from otmix.ot.structure import feature_cost, structure_matrix
 
@@ -97,14 +97,6 @@ def otmix_barycenter(Zs, Z0, structure):
     return seconds, res.value, res.n_outer, split, n_lmo
 
 
-def write_json_atomic(path: str, payload: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
@@ -150,7 +142,7 @@ def main() -> None:
         "rows": rows,
     }
     if args.json:
-        write_json_atomic(args.json, payload)
+        write_json_atomic(Path(args.json), payload)
 
 
 if __name__ == "__main__":

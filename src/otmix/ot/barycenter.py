@@ -30,7 +30,7 @@ import numpy as np
 
 from ._backend import is_torch, like, matmul_const, to_numpy
 from ._validation import check_alpha, check_codes, check_weights
-from .fgw import fgw_objective, solve_fgw_cg
+from .fgw import fgw_objective, half_structure_constant, solve_fgw_cg
 from .structure import check_structure_kind, feature_cost, structure_matrix
 
 INITS = ("random", "kmeans++")
@@ -195,7 +195,7 @@ def fgw_barycenter(
     mu_b = np.full(n_points, 1.0 / n_points)
     mus = [np.full(Zm.shape[0], 1.0 / Zm.shape[0]) for Zm in Zs_np]
     structs = [structure_matrix(Zm, structure) for Zm in Zs_np]
-    half_consts = [float(mu @ (Am * Am) @ mu) for mu, Am in zip(mus, structs)]  # q^T (A_m∘A_m) q
+    half_consts = [half_structure_constant(Am, mu) for mu, Am in zip(mus, structs)]
 
     plans: list[np.ndarray | None] = [None] * len(Zs_np)
     duals: list[list[np.ndarray | None] | None] = [None] * len(Zs_np)
@@ -208,7 +208,7 @@ def fgw_barycenter(
     pool = ThreadPoolExecutor(max_workers=_n_workers(n_jobs, len(Zs_np)))
     for n_outer in range(1, max_outer + 1):
         A = structure_matrix(Z, structure)
-        half_const_b = float(mu_b @ (A * A) @ mu_b)
+        half_const_b = half_structure_constant(A, mu_b)
 
         def solve(m: int, Z=Z, A=A, half_const_b=half_const_b, plans=plans):  # bind this iteration's state
             return solve_fgw_cg(

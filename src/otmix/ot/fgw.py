@@ -90,9 +90,14 @@ def _sandwich(A: np.ndarray, T: np.ndarray, B: np.ndarray) -> np.ndarray:
     return A @ (T @ B)
 
 
+def half_structure_constant(A: np.ndarray, p: np.ndarray) -> float:
+    """``p^T (A∘A) p``: one side's share of :func:`structure_constant`."""
+    return float(p @ (A * A) @ p)
+
+
 def structure_constant(A: np.ndarray, B: np.ndarray, p: np.ndarray, q: np.ndarray) -> float:
     """``p^T (A∘A) p + q^T (B∘B) q``: the value of ``<c, T>`` on Π(p, q)."""
-    return float(p @ (A * A) @ p + q @ (B * B) @ q)
+    return half_structure_constant(A, p) + half_structure_constant(B, q)
 
 
 def fgw_objective(
@@ -224,7 +229,8 @@ def solve_fgw_cg(
     return _CGOutput(T, value, n_iter, converged, log)
 
 
-def _check_init(init: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+def check_plan_init(init: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """A starting plan: finite, non-negative, of shape (n, m), with marginals p and q."""
     n, m = p.shape[0], q.shape[0]
     check_matrix("init", init)
     if init.shape != (n, m):
@@ -296,7 +302,7 @@ def fgw(
     B = check_structure("struct_b", to_numpy(struct_b), m)
     p_ = check_distribution("p", None if p is None else to_numpy(p), n)
     q_ = check_distribution("q", None if q is None else to_numpy(q), m)
-    T0 = None if init is None else _check_init(to_numpy(init), p_, q_)
+    T0 = None if init is None else check_plan_init(to_numpy(init), p_, q_)
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     out = solve_fgw_cg(D, A, B, alpha, p_, q_, T0, max_iter=max_iter, tol=tol, tol_abs=tol_abs)

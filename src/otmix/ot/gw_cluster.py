@@ -24,7 +24,7 @@ from scipy.spatial.distance import cdist
 
 from ._backend import is_torch, like, to_numpy
 from ._validation import check_matrix
-from .fgw import solve_fgw_cg
+from .fgw import check_plan_init, solve_fgw_cg
 
 INITS = ("kmeans", "random")
 
@@ -86,12 +86,7 @@ def _initial_plan(Z: np.ndarray, n_clusters: int, init: Any, rng: np.random.Gene
         else:
             raise ValueError(f"init must be one of {INITS} or an array, got {init!r}")
         return ot.emd(mu_b, mu_c, cost, numItermax=10_000_000)  # balanced assignment
-    P0 = check_matrix("init", to_numpy(init))
-    if P0.shape != (n, n_clusters):
-        raise ValueError(f"init must have shape ({n}, {n_clusters}), got {P0.shape}")
-    if not (np.allclose(P0.sum(1), mu_b, atol=1e-8) and np.allclose(P0.sum(0), mu_c, atol=1e-8)):
-        raise ValueError("init must have uniform marginals 1/N_B (rows) and 1/C (columns)")
-    return P0
+    return check_plan_init(to_numpy(init), mu_b, mu_c)
 
 
 def gw_cluster(
