@@ -1,5 +1,24 @@
-"""Data for otmix: synthetic generators (real datasets arrive with the clustering work)."""
+"""Data for otmix: view checks, preprocessing, unaligning, and the data sets (built-in, named, user files)."""
 
+from .dataset import Dataset
+from .datasets import DATASET_NAMES, data_root, load_dataset, load_path
+from .digits2 import make_digits2
+from .preprocess import PREPROCESSING, preprocess_view, preprocess_views
 from .synthetic import make_latent_views
+from .unalign import unalign
+from .views import check_views
 
-__all__ = ["make_latent_views"]
+__all__ = [
+    "DATASET_NAMES",
+    "PREPROCESSING",
+    "Dataset",
+    "check_views",
+    "data_root",
+    "load_dataset",
+    "load_path",
+    "make_digits2",
+    "make_latent_views",
+    "preprocess_view",
+    "preprocess_views",
+    "unalign",
+]

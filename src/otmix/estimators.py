@@ -1,0 +1,288 @@
+"""scikit-learn style estimators of otmix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+
+from .data.views import check_views
+from .models.wae import MWAE
+from .readout import READOUTS, fuse_and_cluster, nearest_center
+from .train.cluster import ClusterConfig, train_clustering
+
+CHECKPOINT_WEIGHTS = "model.pt"
+CHECKPOINT_CONFIG = "config.json"
+
+
+class OTMClustering(ClusterMixin, BaseEstimator):
+    """Unaligned multi-view clustering with an MWAE and the optimal-transport mixer (OTM).
+
+    Every view gets an MLP encoder/decoder into a shared latent space; on every
+    training step the batch codes of all views are mixed through a stochastic FGW
+    barycenter and each view is pulled towards its mixed codes (paper Eq. 5), with
+    the GW clustering regulariser of Eq. 6. Rows of different views need not
+    correspond and views may have different numbers of rows.
+
+    After training, all codes are fused into one barycenter and clustered; every
+    sample of every view gets a cluster id that is consistent across views.
+
+    Parameters
+    ----------
+    n_clusters : int
+    latent_dim, hidden_dim : int
+        Width of the shared latent space and of the hidden layers.
+    alpha : float in [0, 1]
+        FGW trade-off; weight of the feature (Wasserstein) term.
+    structure : {"euclidean", "sqeuclidean"}
+        Structure matrices of the FGW problems.
+    batch_size : int
+        Rows drawn from every view per step; also the barycenter size N_B.
+    epochs, lr, weight_decay : int, float, float
+        Adam settings; an epoch is ``max_m N_m // batch_size`` steps.
+    w_rec, w_otm, w_clu : float
+        Weights of reconstruction, mixing (``w_otm=0``: no OTM) and clustering losses.
+    mix : {"binary", "weighted"}
+        Binary stochastic masks (the OTM) or the deterministic weighted barycenter ("WB").
+    max_outer : int
+        Outer barycenter iterations per training step.
+    patience : int or None
+        Early stopping on the unsupervised training loss (``None``: run all epochs).
+    readout : {"kmeans", "gw"}
+        How the fused codes are clustered (see :func:`otmix.readout.fuse_and_cluster`).
+    readout_points : int
+        Largest barycenter used by the read-out.
+    n_jobs : int or None
+        Threads for the per-view FGW problems (-1: one per view).
+    random_state : int or None
+        Seeds weights, batches, masks and solvers; a fixed seed gives the same result on the CPU.
+    verbose : bool
+        Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    model_ : MWAE
+    history_ : dict of per-epoch losses
+    labels_ : list of ndarray
+        Cluster of every sample of every view (``fit`` input order).
+    labels_by_readout_ : dict
+        Both read-outs, ``{"kmeans": [...], "gw": [...]}``.
+    fused_codes_ : ndarray (N_B, latent_dim)
+        The barycenter of all codes.
+    fused_labels_ : ndarray (N_B,)
+    cluster_centers_ : ndarray (n_clusters, latent_dim)
+    n_features_in_ : list of int
+        Features per view.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from otmix import OTMClustering
+    >>> rng = np.random.default_rng(0)
+    >>> Xs = [rng.normal(size=(60, 5)), rng.normal(size=(50, 3))]
+    >>> est = OTMClustering(n_clusters=2, epochs=2, batch_size=32, random_state=0)
+    >>> [len(labels) for labels in est.fit_predict(Xs)]
+    [60, 50]
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        latent_dim: int = 16,
+        hidden_dim: int = 128,
+        alpha: float = 0.5,
+        structure: str = "euclidean",
+        batch_size: int = 256,
+        epochs: int = 60,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        w_rec: float = 1.0,
+        w_otm: float = 1.0,
+        w_clu: float = 0.1,
+        mix: str = "binary",
+        max_outer: int = 5,
+        patience: int | None = 10,
+        readout: str = "kmeans",
+        readout_points: int = 2048,
+        n_jobs: int | None = -1,
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.latent_dim = latent_dim
+        self.hidden_dim = hidden_dim
+        self.alpha = alpha
+        self.structure = structure
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.w_rec = w_rec
+        self.w_otm = w_otm
+        self.w_clu = w_clu
+        self.mix = mix
+        self.max_outer = max_outer
+        self.patience = patience
+        self.readout = readout
+        self.readout_points = readout_points
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fitting -----------------------------------------------------------------------------
+
+    def _config(self) -> ClusterConfig:
+        return ClusterConfig(
+            n_clusters=self.n_clusters, latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, alpha=self.alpha,
+            structure=self.structure, batch_size=self.batch_size, epochs=self.epochs, lr=self.lr,
+            weight_decay=self.weight_decay, w_rec=self.w_rec, w_otm=self.w_otm, w_clu=self.w_clu, mix=self.mix,
+            max_outer=self.max_outer, patience=self.patience, n_jobs=self.n_jobs, random_state=self.random_state,
+        )
+
+    def fit(
+        self, Xs: Sequence[np.ndarray], y: Any = None, progress: Callable[[int, dict[str, float]], None] | None = None
+    ) -> OTMClustering:
+        """Train on the views ``Xs`` (a list of arrays, one per view; labels are not used).
+
+        ``progress(epoch, losses)`` is called after every epoch (the progress bar of
+        ``verbose=True`` uses the same hook).
+        """
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        Xs, _ = check_views(Xs, n_clusters=self.n_clusters)
+        config = self._config()
+        config.validate()
+        if self.verbose:
+            self.model_, self.history_ = self._fit_with_bar(Xs, config, progress)
+        else:
+            self.model_, self.history_ = train_clustering(Xs, config, progress=progress)
+        self.n_features_in_ = [X.shape[1] for X in Xs]
+        self._read_out(self.transform(Xs))
+        return self
+
+    def _fit_with_bar(self, Xs, config, progress):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
+                   TimeElapsedColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("epochs", total=config.epochs, loss="")
+
+            def hook(epoch: int, losses: dict[str, float]) -> None:
+                text = " ".join(f"{k} {v:.4f}" for k, v in losses.items())
+                bar.update(task, completed=epoch + 1, loss=text)
+                if progress is not None:
+                    progress(epoch, losses)
+
+            return train_clustering(Xs, config, progress=hook)
+
+    def _read_out(self, Zs: list[np.ndarray]) -> None:
+        seed = None if self.random_state is None else int(self.random_state) + 7919
+        fused = fuse_and_cluster(
+            Zs, self.n_clusters, readout=self.readout, alpha=self.alpha, structure=self.structure,
+            max_points=self.readout_points, random_state=seed, n_jobs=self.n_jobs,
+        )
+        self.labels_ = fused.labels
+        self.labels_by_readout_ = fused.labels_by_readout
+        self.fused_codes_ = fused.codes
+        self.fused_labels_ = fused.fused_labels
+        self.cluster_centers_ = fused.centers
+        self.plans_ = fused.plans
+        self.support_ = fused.support
+        self.barycenter_value_ = fused.barycenter_value
+
+    def fit_predict(self, Xs: Sequence[np.ndarray], y: Any = None) -> list[np.ndarray]:
+        """Fit and return the cluster of every sample of every view (one array per view)."""
+        return self.fit(Xs).labels_
+
+    # -- inference ---------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ValueError("this OTMClustering is not fitted yet; call fit(Xs) first")
+
+    def _check_view_input(self, X: np.ndarray, view: int) -> np.ndarray:
+        n_views = len(self.n_features_in_)
+        if not 0 <= int(view) < n_views:
+            raise ValueError(f"view must lie in [0, {n_views - 1}], got {view}")
+        (X,), _ = check_views([X])
+        if X.shape[1] != self.n_features_in_[view]:
+            raise ValueError(f"view {view} has {self.n_features_in_[view]} features, got {X.shape[1]}")
+        return X
+
+    def _encode(self, X: np.ndarray, view: int) -> np.ndarray:
+        self.model_.eval()
+        with torch.no_grad():
+            return self.model_.encode(int(view), torch.as_tensor(X, dtype=torch.float32)).numpy().astype(np.float64)
+
+    def transform(self, Xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Codes of every view in the shared latent space (one array per view)."""
+        self._check_fitted()
+        if not isinstance(Xs, list | tuple) or len(Xs) != len(self.n_features_in_):
+            raise ValueError(f"Xs must be a list of {len(self.n_features_in_)} views")
+        return [self._encode(self._check_view_input(X, m), m) for m, X in enumerate(Xs)]
+
+    def predict(self, X: np.ndarray, view: int = 0) -> np.ndarray:
+        """Cluster new samples of ONE view with that view's encoder alone (nearest fused centre).
+
+        This is what a single agent can do after training: it needs neither the other
+        views nor the barycenter, only its encoder and the ``cluster_centers_``.
+        """
+        self._check_fitted()
+        X = self._check_view_input(X, view)
+        return nearest_center(self._encode(X, view), self.cluster_centers_)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a checkpoint folder: ``model.pt`` (state_dict + centres) and ``config.json``.
+
+        Written into a temporary folder and renamed, so a failed save leaves nothing behind.
+        """
+        self._check_fitted()
+        path = Path(path)
+        if path.exists():
+            raise FileExistsError(f"{path} exists; choose a new checkpoint folder")
+        tmp = Path(tempfile.mkdtemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}."))
+        try:
+            state = {"model": self.model_.state_dict(), "cluster_centers": torch.as_tensor(self.cluster_centers_)}
+            torch.save(state, tmp / CHECKPOINT_WEIGHTS)
+            meta = {"params": self.get_params(), "n_features_in": self.n_features_in_, "format": 1}
+            (tmp / CHECKPOINT_CONFIG).write_text(json.dumps(meta, indent=2))
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> OTMClustering:
+        """Load a checkpoint written by :meth:`save` (weights read with ``weights_only=True``).
+
+        The result can ``transform`` and ``predict``; the training-set attributes
+        (``labels_``, ``fused_codes_``...) are not stored.
+        """
+        path = Path(path)
+        try:
+            meta = json.loads((path / CHECKPOINT_CONFIG).read_text())
+            state = torch.load(path / CHECKPOINT_WEIGHTS, map_location="cpu", weights_only=True)
+            est = cls(**meta["params"])
+            est.n_features_in_ = [int(d) for d in meta["n_features_in"]]
+            est.model_ = MWAE(est.n_features_in_, est.latent_dim, est.hidden_dim)
+            est.model_.load_state_dict(state["model"])
+            est.model_.eval()
+            est.cluster_centers_ = state["cluster_centers"].numpy()
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{path} is not an otmix checkpoint: {exc.filename} is missing") from None
+        except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"corrupt checkpoint {path}: {first}") from None
+        return est
