@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -5,3 +7,38 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def real_data():
+    """The shared data folder; skipped when absent, except in CI where its absence is a failure."""
+    from otmix.data import data_root
+
+    root = data_root()
+    if not root.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"data folder {root} is missing in CI; set OTMIX_DATA")
+        pytest.skip(f"data folder {root} not present")
+    return root
+
+
+def make_blob_views(n_rows=(90, 75), widths=(6, 4), n_clusters=3, separation=6.0, noise=0.5, seed=0):
+    """Unaligned views of the same well-separated clusters, each through its own random linear map.
+
+    Returns (Xs, ys): rows of different views do not correspond; ys[m] are view m's labels.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, 3)) * separation
+    Xs, ys = [], []
+    for n, width in zip(n_rows, widths):
+        y = rng.permutation(np.arange(n) % n_clusters)
+        latent = centres[y] + noise * rng.normal(size=(n, 3))
+        X = latent @ rng.normal(size=(3, width)) + 0.1 * rng.normal(size=(n, width))
+        Xs.append((X - X.mean(0)) / X.std(0))
+        ys.append(y)
+    return Xs, ys
+
+
+@pytest.fixture
+def blob_views():
+    return make_blob_views()

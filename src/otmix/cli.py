@@ -52,7 +52,10 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 
 
 def fail(message: str) -> None:
-    err_console.print(f"[red]error:[/red] {message}")
+    from rich.text import Text
+
+    # one line, never wrapped, message taken literally (paths may hold [brackets])
+    err_console.print(Text("error: ", style="red") + Text(message), soft_wrap=True)
     raise typer.Exit(code=2)
 
 

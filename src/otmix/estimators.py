@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -54,6 +55,11 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         Binary stochastic masks (the OTM) or the deterministic weighted barycenter ("WB").
     max_outer : int
         Outer barycenter iterations per training step.
+    warmup_epochs : int
+        Epochs of reconstruction only before mixing starts (codes get structure first,
+        so the first plans are not arbitrary).
+    detach_targets : bool
+        Treat the mixed codes as constant targets (as a federated server sends them).
     patience : int or None
         Early stopping on the unsupervised training loss (``None``: run all epochs).
     readout : {"kmeans", "gw"}
@@ -109,6 +115,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         w_clu: float = 0.1,
         mix: str = "binary",
         max_outer: int = 5,
+        warmup_epochs: int = 0,
+        detach_targets: bool = False,
         patience: int | None = 10,
         readout: str = "kmeans",
         readout_points: int = 2048,
@@ -130,6 +138,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         self.w_clu = w_clu
         self.mix = mix
         self.max_outer = max_outer
+        self.warmup_epochs = warmup_epochs
+        self.detach_targets = detach_targets
         self.patience = patience
         self.readout = readout
         self.readout_points = readout_points
@@ -144,7 +154,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
             n_clusters=self.n_clusters, latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, alpha=self.alpha,
             structure=self.structure, batch_size=self.batch_size, epochs=self.epochs, lr=self.lr,
             weight_decay=self.weight_decay, w_rec=self.w_rec, w_otm=self.w_otm, w_clu=self.w_clu, mix=self.mix,
-            max_outer=self.max_outer, patience=self.patience, n_jobs=self.n_jobs, random_state=self.random_state,
+            max_outer=self.max_outer, warmup_epochs=self.warmup_epochs, detach_targets=self.detach_targets,
+            patience=self.patience, n_jobs=self.n_jobs, random_state=self.random_state,
         )
 
     def fit(
@@ -282,7 +293,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
             est.cluster_centers_ = state["cluster_centers"].numpy()
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"{path} is not an otmix checkpoint: {exc.filename} is missing") from None
-        except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        except (KeyError, TypeError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+            first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
             raise ValueError(f"corrupt checkpoint {path}: {first}") from None
         return est

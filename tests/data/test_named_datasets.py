@@ -1,4 +1,3 @@
-import os
 
 import numpy as np
 import pytest
@@ -11,17 +10,6 @@ EXPECTED = {
     "orl": (400, [288, 288], 40),
     "orl4": (400, [512, 59, 864, 254], 40),
 }
-
-
-@pytest.fixture
-def real_data():
-    """The shared data folder; skipped when absent, except in CI where its absence is a failure."""
-    root = data_root()
-    if not root.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"data folder {root} is missing in CI; set OTMIX_DATA")
-        pytest.skip(f"data folder {root} not present")
-    return root
 
 
 def test_registry_names():

@@ -54,6 +54,8 @@ class ClusterConfig:
     w_clu: float = 0.1
     mix: str = "binary"
     max_outer: int = 5
+    warmup_epochs: int = 0
+    detach_targets: bool = False
     patience: int | None = 10
     min_delta: float = 1e-4
     n_jobs: int | None = -1
@@ -63,6 +65,8 @@ class ClusterConfig:
         """Raise ValueError naming the first bad field."""
         if int(self.n_clusters) < 1:
             raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
+        if int(self.warmup_epochs) < 0:
+            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         for name in ("latent_dim", "hidden_dim", "batch_size", "epochs", "max_outer"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -106,14 +110,20 @@ class _IndexStream:
 
 
 def step_losses(
-    model: MWAE, batches: Sequence[torch.Tensor], config: ClusterConfig, rng: np.random.Generator
+    model: MWAE, batches: Sequence[torch.Tensor], config: ClusterConfig, rng: np.random.Generator,
+    mixing: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """The three loss terms of one training step (tensors; ``total`` is their weighted sum)."""
+    """The three loss terms of one training step (tensors; ``total`` is their weighted sum).
+
+    ``mixing=False`` (the warm-up epochs) computes the reconstruction term only.
+    With ``config.detach_targets`` the mixed codes are constants, as the targets a
+    federated server sends: each view is pulled towards the others, not the reverse.
+    """
     Zs = [model.encode(m, X) for m, X in enumerate(batches)]
     rec = sum(torch.mean((model.decode(m, Z) - X) ** 2) for m, (Z, X) in enumerate(zip(Zs, batches)))
     zero = rec * 0.0
     otm, clu = zero, zero
-    if config.w_otm > 0 or config.w_clu > 0:
+    if mixing and (config.w_otm > 0 or config.w_clu > 0):
         detached = [Z.detach().cpu().numpy().astype(np.float64) for Z in Zs]
         bary = fgw_barycenter(
             detached, n_points=max(Z.shape[0] for Z in detached), alpha=config.alpha, structure=config.structure,
@@ -122,7 +132,8 @@ def step_losses(
         plans = [torch.as_tensor(T, dtype=Zs[0].dtype) for T in bary.plans]
         mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
         if config.w_otm > 0:
-            otm = sum(torch.mean((Z - push_back(T, mixed)) ** 2) for Z, T in zip(Zs, plans))
+            target = mixed.detach() if config.detach_targets else mixed
+            otm = sum(torch.mean((Z - push_back(T, target)) ** 2) for Z, T in zip(Zs, plans))
         if config.w_clu > 0 and config.n_clusters > 1:
             clusters = gw_cluster(mixed.detach().cpu().numpy().astype(np.float64), config.n_clusters,
                                   init="kmeans", random_state=rng)
@@ -186,7 +197,7 @@ def _fit(
         sums = dict.fromkeys(("total", "rec", "otm", "clu"), 0.0)
         for _ in range(steps):
             batches = [X[stream.take(k)] for X, stream, k in zip(tensors, streams, sizes)]
-            losses = step_losses(model, batches, config, rng)
+            losses = step_losses(model, batches, config, rng, mixing=epoch >= config.warmup_epochs)
             optimizer.zero_grad()
             losses["total"].backward()
             optimizer.step()
@@ -199,6 +210,8 @@ def _fit(
             progress(epoch, sums)
         if not math.isfinite(sums["total"]):
             raise FloatingPointError(f"the training loss became {sums['total']} at epoch {epoch}; lower lr")
+        if epoch < config.warmup_epochs:
+            continue  # the loss changes meaning when mixing starts: no early stopping during warm-up
         if sums["total"] < best - config.min_delta * max(abs(best), 1.0) or best_state is None:
             best, best_state, best_epoch, waited = sums["total"], copy.deepcopy(model.state_dict()), epoch, 0
         else:

@@ -1,0 +1,94 @@
+import json
+
+import numpy as np
+import pytest
+from conftest import make_blob_views
+from typer.testing import CliRunner
+
+from otmix.cli import app
+
+runner = CliRunner()
+FAST = ["--epochs", "3", "--quiet"]
+
+
+@pytest.fixture
+def blob_file(tmp_path):
+    Xs, ys = make_blob_views(n_rows=(60, 60), seed=1)
+    path = tmp_path / "views.npz"
+    np.savez(path, X0=Xs[0], X1=Xs[1], y0=ys[0], y1=ys[1])
+    return path
+
+
+def test_cluster_writes_the_documented_json(blob_file, tmp_path):
+    out = tmp_path / "out.json"
+    result = runner.invoke(app, ["cluster", "--data", str(blob_file), "--seeds", "2", "--json", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["aligned"] is False and payload["n_views"] == 2 and payload["seeds"] == [0, 1]
+    assert payload["config"]["n_clusters"] == 3 and payload["config"]["epochs"] == 3
+    assert set(payload["metrics"]) == {"acc", "purity", "nmi", "ari"}
+    for block in payload["metrics"].values():
+        assert set(block) == {"mean", "std"} and 0.0 <= block["std"] <= 1.0
+    assert [v["view"] for v in payload["per_view"]] == [0, 1]
+    assert set(payload["metrics_by_readout"]) == {"kmeans", "gw"}
+    assert payload["seconds"] > 0
+    assert "ACC" in result.output and "all views" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "views.npz"]
+
+
+def test_cluster_plot(blob_file, tmp_path):
+    plot = tmp_path / "tsne.png"
+    result = runner.invoke(app, ["cluster", "--data", str(blob_file), "--seeds", "1", "--plot", str(plot), *FAST])
+    assert result.exit_code == 0, result.output
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_aligned_flag_keeps_rows_and_clusters_override(blob_file, tmp_path):
+    out = tmp_path / "out.json"
+    args = ["cluster", "--data", str(blob_file), "--aligned", "--clusters", "4", "--seeds", "1", "--json", str(out)]
+    result = runner.invoke(app, [*args, *FAST])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["aligned"] is True and payload["config"]["n_clusters"] == 4
+
+
+def _fails(args, tmp_path, match):
+    out = tmp_path / "out.json"
+    result = runner.invoke(app, ["cluster", *args, "--json", str(out), *FAST])
+    assert result.exit_code == 2, result.output
+    assert match in result.output
+    assert not out.exists()
+    assert len(result.output.strip().splitlines()) <= 3  # a short error, no traceback
+    return result
+
+
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, blob_file):
+    _fails(["--dataset", "nope"], tmp_path, "unknown dataset")
+    _fails([], tmp_path, "exactly one of")
+    _fails(["--dataset", "digits2", "--data", str(blob_file)], tmp_path, "exactly one of")
+    _fails(["--data", str(tmp_path / "missing.npz")], tmp_path, "missing.npz")
+    Xs, ys = make_blob_views(n_rows=(60, 60), seed=1)
+    bad = Xs[0].copy()
+    bad[3, 1] = np.inf
+    np.savez(tmp_path / "inf.npz", X0=bad, X1=Xs[1], y0=ys[0], y1=ys[1])
+    _fails(["--data", str(tmp_path / "inf.npz")], tmp_path, "NaN or Inf")
+    np.savez(tmp_path / "short.npz", X0=Xs[0], X1=Xs[1], y0=ys[0][:10], y1=ys[1])
+    _fails(["--data", str(tmp_path / "short.npz")], tmp_path, "length")
+    _fails(["--data", str(blob_file), "--clusters", "500"], tmp_path, "fewer than n_clusters")
+    (tmp_path / "corrupt.mat").write_bytes(b"\x00garbage" * 20)
+    _fails(["--data", str(tmp_path / "corrupt.mat")], tmp_path, "corrupt.mat")
+
+
+def test_missing_output_folder(blob_file, tmp_path):
+    result = runner.invoke(app, ["cluster", "--data", str(blob_file), "--json", str(tmp_path / "no" / "x.json")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_cluster_on_real_prokaryotic(real_data, tmp_path):
+    out = tmp_path / "p.json"
+    result = runner.invoke(app, ["cluster", "--dataset", "prokaryotic", "--seeds", "1", "--epochs", "2", "--quiet",
+                                 "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["data"]["n_samples"] == [551, 551, 551] and payload["config"]["n_clusters"] == 4
+    assert 0.0 < payload["metrics"]["acc"]["mean"] <= 1.0

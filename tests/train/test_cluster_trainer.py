@@ -1,0 +1,97 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from otmix.models import MWAE
+from otmix.train.cluster import ClusterConfig, _IndexStream, step_losses, train_clustering
+
+
+def test_index_stream_visits_every_row_once_per_pass():
+    stream = _IndexStream(10, np.random.default_rng(0))
+    first, second = stream.take(10), stream.take(10)
+    assert sorted(first) == list(range(10)) and sorted(second) == list(range(10))
+    assert not np.array_equal(first, second)
+    chunks = np.concatenate([stream.take(3) for _ in range(10)])  # 30 = three passes across chunk borders
+    assert all(sorted(chunks[i:i + 10]) == list(range(10)) for i in (0, 10, 20))
+
+
+@pytest.mark.parametrize("field,value", [
+    ("alpha", 1.5), ("structure", "cosine"), ("mix", "dirichlet"), ("lr", 0.0), ("w_otm", -1.0),
+    ("batch_size", 0), ("patience", 0), ("w_clu", float("nan")),
+])
+def test_config_rejects_bad_values(field, value):
+    config = ClusterConfig(n_clusters=3)
+    setattr(config, field, value)
+    with pytest.raises(ValueError, match=field):
+        config.validate()
+
+
+def test_mixing_loss_vanishes_for_two_identical_views():
+    # Same data, same encoder weights: the barycenter matches both views identically, every mixed
+    # code is pushed back onto the sample's own code, so ||Z_m - Z̃_m||² is 0 up to solver tolerance.
+    torch.manual_seed(0)
+    X = torch.randn(32, 5)
+    model = MWAE([5, 5], latent_dim=3, hidden_dim=8)
+    model.views[1].load_state_dict(copy.deepcopy(model.views[0].state_dict()))
+    config = ClusterConfig(n_clusters=2, w_clu=0.0, max_outer=10)
+    losses = step_losses(model, [X, X], config, np.random.default_rng(0))
+    assert float(losses["otm"].detach()) < 1e-8
+    assert float(losses["rec"].detach()) > 0.1
+
+
+def test_mixing_loss_sends_gradients_to_every_encoder(blob_views):
+    Xs, _ = blob_views
+    torch.manual_seed(0)
+    model = MWAE([X.shape[1] for X in Xs], latent_dim=3, hidden_dim=8)
+    batches = [torch.as_tensor(X[:40], dtype=torch.float32) for X in Xs]
+    config = ClusterConfig(n_clusters=3, w_rec=0.0, w_clu=0.0)
+    step_losses(model, batches, config, np.random.default_rng(0))["total"].backward()
+    for view in model.views:
+        grad = view.encoder[0].weight.grad
+        assert grad is not None and float(grad.abs().sum()) > 0
+        decoder_grad = view.decoder[0].weight.grad  # reconstruction weight 0: decoders untouched
+        assert decoder_grad is None or float(decoder_grad.abs().sum()) == 0.0
+
+
+def test_clustering_loss_is_positive_and_differentiable(blob_views):
+    Xs, _ = blob_views
+    torch.manual_seed(0)
+    model = MWAE([X.shape[1] for X in Xs], latent_dim=3, hidden_dim=8)
+    batches = [torch.as_tensor(X[:40], dtype=torch.float32) for X in Xs]
+    config = ClusterConfig(n_clusters=3, w_rec=0.0, w_otm=0.0, w_clu=1.0)
+    losses = step_losses(model, batches, config, np.random.default_rng(0))
+    assert float(losses["clu"].detach()) > 0 and float(losses["otm"].detach()) == 0.0
+    losses["total"].backward()
+    assert float(model.views[0].encoder[0].weight.grad.abs().sum()) > 0
+
+
+def test_training_lowers_the_loss_and_is_deterministic(blob_views):
+    Xs, _ = blob_views
+    config = ClusterConfig(n_clusters=3, latent_dim=3, hidden_dim=16, batch_size=32, epochs=8, lr=3e-3,
+                           patience=None, random_state=3)
+    model_a, hist_a = train_clustering(Xs, config)
+    model_b, hist_b = train_clustering(Xs, config)
+    assert len(hist_a["total"]) == 8
+    assert hist_a["total"][-1] < hist_a["total"][0]
+    assert hist_a["total"] == hist_b["total"]
+    for (name, a), (_, b) in zip(model_a.state_dict().items(), model_b.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert not model_a.training  # returned in eval mode
+
+
+def test_early_stopping_restores_the_best_epoch(blob_views):
+    Xs, _ = blob_views
+    # A min_delta no epoch can beat: the first epoch stays best, training stops after `patience` more.
+    config = ClusterConfig(n_clusters=3, latent_dim=3, hidden_dim=8, batch_size=32, epochs=50, patience=2,
+                           min_delta=10.0, w_otm=0.0, w_clu=0.0, random_state=0)
+    _, history = train_clustering(Xs, config)
+    assert len(history["total"]) == 3
+    assert history["best_epoch"] == [0] and history["stopped_early"] == [True]
+
+
+def test_training_rejects_a_model_with_other_views(blob_views):
+    Xs, _ = blob_views
+    with pytest.raises(ValueError, match="3 views"):
+        train_clustering(Xs, ClusterConfig(n_clusters=3, epochs=1), model=MWAE([6, 4, 2]))
