@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-cluster clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,13 +15,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/otmix demo
+	$(VENV)/bin/otmix cluster --dataset digits2 --seeds 1
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/fgw_vs_pot.py
+
+bench-cluster: $(STAMP)
+	$(PY) benchmarks/cluster_table.py --seeds 5 --json benchmarks/cluster_table.json \
+		--markdown benchmarks/cluster_table.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -95,3 +95,29 @@ def test_training_rejects_a_model_with_other_views(blob_views):
     Xs, _ = blob_views
     with pytest.raises(ValueError, match="3 views"):
         train_clustering(Xs, ClusterConfig(n_clusters=3, epochs=1), model=MWAE([6, 4, 2]))
+
+
+def test_detached_targets_change_only_who_is_pulled(blob_views):
+    # Detached: each view is pulled towards the mix (a constant); attached: the mix is pulled too.
+    Xs, _ = blob_views
+    grads = {}
+    for detach in (True, False):
+        torch.manual_seed(0)
+        model = MWAE([X.shape[1] for X in Xs], latent_dim=3, hidden_dim=8)
+        batches = [torch.as_tensor(X[:40], dtype=torch.float32) for X in Xs]
+        config = ClusterConfig(n_clusters=3, w_rec=0.0, w_clu=0.0, w_otm=1.0, detach_targets=detach)
+        losses = step_losses(model, batches, config, np.random.default_rng(0))
+        losses["total"].backward()
+        grads[detach] = (float(losses["otm"].detach()), model.views[0].encoder[0].weight.grad.clone())
+    assert grads[True][0] == pytest.approx(grads[False][0])  # same plans, masks and value
+    assert float(grads[True][1].abs().sum()) > 0
+    assert not torch.allclose(grads[True][1], grads[False][1])
+
+
+def test_warmup_epochs_train_reconstruction_only(blob_views):
+    Xs, _ = blob_views
+    config = ClusterConfig(n_clusters=3, latent_dim=3, hidden_dim=8, batch_size=32, epochs=4, warmup_epochs=2,
+                           patience=None, random_state=0)
+    _, history = train_clustering(Xs, config)
+    assert history["otm"][:2] == [0.0, 0.0] and history["clu"][:2] == [0.0, 0.0]
+    assert min(history["otm"][2:]) > 0 and min(history["clu"][2:]) > 0

@@ -50,12 +50,12 @@ class ClusterConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     w_rec: float = 1.0
-    w_otm: float = 1.0
+    w_otm: float = 0.1
     w_clu: float = 0.1
     mix: str = "binary"
     max_outer: int = 5
     warmup_epochs: int = 0
-    detach_targets: bool = False
+    detach_targets: bool = True
     patience: int | None = 10
     min_delta: float = 1e-4
     n_jobs: int | None = -1
