@@ -67,7 +67,7 @@ def run_one(job: tuple[str, bool, str, int, dict]) -> dict:
     start = time.perf_counter()
     if method in OTM_METHODS:
         params = dataset_config(name)
-        params.update(OTM_METHODS[method], n_jobs=1, **overrides)
+        params.update({**OTM_METHODS[method], "n_jobs": 1, **overrides})
         run = run_seed(data, seed, aligned, params, data.n_clusters)
         out = {"overall": run.overall, "per_view": run.per_view, "by_readout": run.by_readout,
                "epochs": run.epochs_run}
@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.methods) - set(OTM_METHODS) - set(BASELINES)
     if unknown:
         parser.error(f"unknown methods {sorted(unknown)}")
+    bad = [item for item in args.set if "=" not in item]
+    if bad:
+        parser.error(f"--set takes key=value items, got {bad}")
     overrides = dict(item.split("=", 1) for item in args.set)
     overrides = {k: _parse_value(v) for k, v in overrides.items()}
     settings = [s == "aligned" for s in args.settings]

@@ -79,6 +79,12 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, blob_file):
     _fails(["--data", str(tmp_path / "corrupt.mat")], tmp_path, "corrupt.mat")
 
 
+def test_errors_after_loading_exit_2(tmp_path, blob_file):
+    _fails(["--data", str(blob_file), "--mix", "bogus"], tmp_path, "mix")
+    _fails(["--data", str(blob_file), "--plot", str(tmp_path / "out.xyz")], tmp_path, "--plot")
+    assert not (tmp_path / "out.xyz").exists()
+
+
 def test_missing_output_folder(blob_file, tmp_path):
     result = runner.invoke(app, ["cluster", "--data", str(blob_file), "--json", str(tmp_path / "no" / "x.json")])
     assert result.exit_code == 2 and "does not exist" in result.output

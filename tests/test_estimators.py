@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_blob_views
+from sklearn.base import clone
 
 from otmix import OTMClustering
 from otmix.metrics import acc
@@ -126,7 +127,30 @@ def test_bad_input(fitted):
         OTMClustering(n_clusters=3).fit(Xs[0])
 
 
-def test_sklearn_params_round_trip():
+def test_sklearn_conventions():
     est = OTMClustering(n_clusters=4, alpha=0.3)
     assert est.get_params()["alpha"] == 0.3
     assert est.set_params(alpha=0.7).alpha == 0.7
+    assert clone(est).get_params() == est.get_params()
+    Xs, _ = make_blob_views(seed=5)
+    small = OTMClustering(n_clusters=3, random_state=0, **{**FAST, "epochs": 1})
+    assert small.fit(Xs) is small
+
+
+def test_fit_checks_before_training():
+    Xs, _ = make_blob_views(seed=5)
+    est = OTMClustering(n_clusters=3, random_state=np.random.default_rng(0), epochs=1)
+    with pytest.raises(ValueError, match="random_state"):
+        est.fit(Xs)
+    with pytest.raises(ValueError, match="readout_points"):
+        OTMClustering(n_clusters=3, readout_points=2, epochs=1).fit(Xs)
+    assert not hasattr(est, "model_")  # nothing fitted half-way
+
+
+def test_checkpoint_with_numpy_seed(tmp_path):
+    Xs, _ = make_blob_views(seed=5)
+    est = OTMClustering(n_clusters=3, random_state=np.int64(3), **{**FAST, "epochs": 1}).fit(Xs)
+    loaded = OTMClustering.load(est.save(tmp_path / "ckpt"))
+    assert loaded.random_state == 3
+    with pytest.raises(FileNotFoundError, match="not an otmix checkpoint"):
+        OTMClustering.load(tmp_path / "ckpt" / "config.json")

@@ -104,6 +104,9 @@ def demo(
         console.print(f"wrote {json_out}")
 
 
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+
+
 def _fmt(block: dict[str, float]) -> str:
     return f"{block['mean']:.3f} ± {block['std']:.3f}"
 
@@ -150,6 +153,10 @@ def cluster(
     for out in (json_out, plot):
         if out is not None and not out.parent.exists():
             fail(f"folder {out.parent} does not exist")
+        if out is not None and out.is_dir():
+            fail(f"{out} is a folder; give a file name")
+    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
+        fail(f"--plot must end in one of {', '.join(PLOT_SUFFIXES)}, got {plot.name}")
     overrides = {k: v for k, v in {"epochs": epochs, "w_otm": w_otm, "mix": mix, "readout": readout}.items()
                  if v is not None}
     try:
@@ -167,8 +174,9 @@ def cluster(
                 console.print(f"seed {run.seed}: done ({run.epochs_run} epochs, {run.seconds:.1f} s; no labels)")
 
         payload, runs = run_clustering(ds, seeds=range(seeds), aligned=not unaligned, n_clusters=clusters,
-                                       overrides=overrides, verbose=not quiet, on_seed=on_seed)
-    except (ValueError, FileNotFoundError) as exc:
+                                       overrides=overrides, verbose=not quiet, on_seed=on_seed,
+                                       keep_estimators=1 if plot is not None else 0)
+    except (ValueError, FileNotFoundError, FloatingPointError) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if payload["metrics"]:
         console.print(_scores_table(payload))

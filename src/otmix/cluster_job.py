@@ -83,12 +83,14 @@ def run_clustering(
     verbose: bool = False,
     on_seed: Callable[[SeedRun], None] | None = None,
     unalign_rate: float = 1.0,
+    keep_estimators: int | None = None,
 ) -> tuple[dict[str, Any], list[SeedRun]]:
     """Run every seed and return the JSON payload of ``otmix cluster`` and the per-seed runs.
 
     Payload: ``{"dataset", "aligned", "n_views", "seeds", "config", "metrics": {m: {mean, std}},
     "per_view": [{"view", m: {mean, std}}...], "metrics_by_readout", "seconds", "data"}``;
-    the score blocks are empty when the data set has no labels.
+    the score blocks are empty when the data set has no labels. ``keep_estimators``: how many
+    of the first runs keep their fitted estimator (``None``: all; each holds dense plans).
     """
     n_clusters = n_clusters or data.n_clusters
     if n_clusters is None:
@@ -99,6 +101,8 @@ def run_clustering(
     runs = []
     for seed in seeds:
         run = run_seed(data, int(seed), aligned, params, int(n_clusters), verbose, unalign_rate)
+        if keep_estimators is not None and len(runs) >= keep_estimators:
+            run.estimator = None
         runs.append(run)
         if on_seed is not None:
             on_seed(run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import pickle
 import shutil
@@ -17,11 +18,23 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from .data.views import check_views
 from .models.wae import MWAE
-from .readout import READOUTS, fuse_and_cluster, nearest_center
+from .readout import READOUTS, FusedClusters, fuse_and_cluster, nearest_center
 from .train.cluster import ClusterConfig, train_clustering
 
 CHECKPOINT_WEIGHTS = "model.pt"
 CHECKPOINT_CONFIG = "config.json"
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"parameter value {value!r} cannot be stored in a checkpoint")
+
+
+def _encode(model: MWAE, X: np.ndarray, view: int) -> np.ndarray:
+    model.eval()
+    with torch.no_grad():
+        return model.encode(int(view), torch.as_tensor(X, dtype=torch.float32)).numpy().astype(np.float64)
 
 
 class OTMClustering(ClusterMixin, BaseEstimator):
@@ -86,7 +99,14 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     fused_labels_ : ndarray (N_B,)
     cluster_centers_ : ndarray (n_clusters, latent_dim)
     n_features_in_ : list of int
-        Features per view.
+        Features per view (a list, one per view, where scikit-learn has one int).
+    plans_ : list of ndarray (N_B, N_B)
+        Plans from the fused barycenter to the rows ``support_[m]`` of every view.
+    support_ : list of ndarray
+        Rows of every view that entered the read-out barycenter (all rows unless a view
+        had more than ``readout_points``).
+    barycenter_value_ : float
+        FGW objective of the read-out barycenter.
 
     Examples
     --------
@@ -168,15 +188,30 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         """
         if self.readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        if self.random_state is not None and (
+                isinstance(self.random_state, bool) or not isinstance(self.random_state, numbers.Integral)):
+            raise ValueError(f"random_state must be None or an int, got {type(self.random_state).__name__}")
+        if int(self.readout_points) < int(self.n_clusters):
+            raise ValueError(f"readout_points={self.readout_points} is smaller than n_clusters={self.n_clusters}")
         Xs, _ = check_views(Xs, n_clusters=self.n_clusters)
         config = self._config()
         config.validate()
         if self.verbose:
-            self.model_, self.history_ = self._fit_with_bar(Xs, config, progress)
+            model, history = self._fit_with_bar(Xs, config, progress)
         else:
-            self.model_, self.history_ = train_clustering(Xs, config, progress=progress)
-        self.n_features_in_ = [X.shape[1] for X in Xs]
-        self._read_out(self.transform(Xs))
+            model, history = train_clustering(Xs, config, progress=progress)
+        # fitted attributes are set together, only once the read-out has succeeded
+        codes = [_encode(model, X, m) for m, X in enumerate(Xs)]
+        fused = self._read_out(codes)
+        self.model_, self.history_, self.n_features_in_ = model, history, [X.shape[1] for X in Xs]
+        self.labels_ = fused.labels
+        self.labels_by_readout_ = fused.labels_by_readout
+        self.fused_codes_ = fused.codes
+        self.fused_labels_ = fused.fused_labels
+        self.cluster_centers_ = fused.centers
+        self.plans_ = fused.plans
+        self.support_ = fused.support
+        self.barycenter_value_ = fused.barycenter_value
         return self
 
     def _fit_with_bar(self, Xs, config, progress):
@@ -195,20 +230,12 @@ class OTMClustering(ClusterMixin, BaseEstimator):
 
             return train_clustering(Xs, config, progress=hook)
 
-    def _read_out(self, Zs: list[np.ndarray]) -> None:
+    def _read_out(self, Zs: list[np.ndarray]) -> FusedClusters:
         seed = None if self.random_state is None else int(self.random_state) + 7919
-        fused = fuse_and_cluster(
+        return fuse_and_cluster(
             Zs, self.n_clusters, readout=self.readout, alpha=self.alpha, structure=self.structure,
             max_points=self.readout_points, random_state=seed, n_jobs=self.n_jobs,
         )
-        self.labels_ = fused.labels
-        self.labels_by_readout_ = fused.labels_by_readout
-        self.fused_codes_ = fused.codes
-        self.fused_labels_ = fused.fused_labels
-        self.cluster_centers_ = fused.centers
-        self.plans_ = fused.plans
-        self.support_ = fused.support
-        self.barycenter_value_ = fused.barycenter_value
 
     def fit_predict(self, Xs: Sequence[np.ndarray], y: Any = None) -> list[np.ndarray]:
         """Fit and return the cluster of every sample of every view (one array per view)."""
@@ -230,9 +257,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         return X
 
     def _encode(self, X: np.ndarray, view: int) -> np.ndarray:
-        self.model_.eval()
-        with torch.no_grad():
-            return self.model_.encode(int(view), torch.as_tensor(X, dtype=torch.float32)).numpy().astype(np.float64)
+        return _encode(self.model_, X, view)
 
     def transform(self, Xs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Codes of every view in the shared latent space (one array per view)."""
@@ -267,7 +292,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
             state = {"model": self.model_.state_dict(), "cluster_centers": torch.as_tensor(self.cluster_centers_)}
             torch.save(state, tmp / CHECKPOINT_WEIGHTS)
             meta = {"params": self.get_params(), "n_features_in": self.n_features_in_, "format": 1}
-            (tmp / CHECKPOINT_CONFIG).write_text(json.dumps(meta, indent=2))
+            (tmp / CHECKPOINT_CONFIG).write_text(json.dumps(meta, indent=2, default=_json_scalar))
             os.replace(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -282,6 +307,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         (``labels_``, ``fused_codes_``...) are not stored.
         """
         path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path} is not an otmix checkpoint folder")
         try:
             meta = json.loads((path / CHECKPOINT_CONFIG).read_text())
             state = torch.load(path / CHECKPOINT_WEIGHTS, map_location="cpu", weights_only=True)

@@ -86,9 +86,46 @@ def test_early_stopping_restores_the_best_epoch(blob_views):
     # A min_delta no epoch can beat: the first epoch stays best, training stops after `patience` more.
     config = ClusterConfig(n_clusters=3, latent_dim=3, hidden_dim=8, batch_size=32, epochs=50, patience=2,
                            min_delta=10.0, w_otm=0.0, w_clu=0.0, random_state=0)
-    _, history = train_clustering(Xs, config)
+    model, history = train_clustering(Xs, config)
     assert len(history["total"]) == 3
     assert history["best_epoch"] == [0] and history["stopped_early"] == [True]
+    config.epochs, config.patience = 1, None
+    first_epoch_only, _ = train_clustering(Xs, config)
+    for (name, a), (_, b) in zip(model.state_dict().items(), first_epoch_only.state_dict().items()):
+        assert torch.equal(a, b), name  # the weights of epoch 0 came back, not those of epoch 2
+
+
+def test_codes_after_training_have_the_training_scale(blob_views):
+    # Eval mode must use the statistics of the full views, not lagging running averages.
+    Xs, _ = blob_views
+    config = ClusterConfig(n_clusters=3, latent_dim=3, hidden_dim=16, batch_size=64, epochs=3, patience=None,
+                           random_state=0)
+    model, _ = train_clustering(Xs, config)
+    with torch.no_grad():
+        for m, X in enumerate(Xs):
+            Z = model.encode(m, torch.as_tensor(X, dtype=torch.float32))
+            np.testing.assert_allclose(Z.mean(0), 0.0, atol=1e-4)
+            np.testing.assert_allclose(Z.std(0), 1.0, atol=0.02)
+
+
+def test_training_leaves_the_global_rng_alone(blob_views):
+    Xs, _ = blob_views
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    np_before = np.random.get_state()[1].copy()
+    train_clustering(Xs, ClusterConfig(n_clusters=3, latent_dim=3, hidden_dim=8, epochs=1, random_state=0))
+    assert torch.equal(before, torch.get_rng_state())
+    np.testing.assert_array_equal(np_before, np.random.get_state()[1])
+
+
+def test_batch_size_checks():
+    with pytest.raises(ValueError, match="batch_size"):
+        ClusterConfig(n_clusters=3, batch_size=1).validate()
+    with pytest.raises(ValueError, match="batch_size=2 is smaller than n_clusters=3"):
+        ClusterConfig(n_clusters=3, batch_size=2).validate()
+    ClusterConfig(n_clusters=3, batch_size=2, w_clu=0.0).validate()
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        ClusterConfig(n_clusters=3, epochs=5, warmup_epochs=5).validate()
 
 
 def test_training_rejects_a_model_with_other_views(blob_views):

@@ -80,3 +80,25 @@ class MWAE(nn.Module):
 
     def decode(self, view: int, z: torch.Tensor) -> torch.Tensor:
         return self.views[view].decode(z)
+
+    @torch.no_grad()
+    def calibrate_codes(self, Xs: Sequence[torch.Tensor]) -> None:
+        """Set every view's code normalisation to the exact statistics of its full data, then eval mode.
+
+        Training normalises each batch by its own mean and variance; the running averages
+        that eval mode would otherwise use lag behind the weights (few steps per epoch on
+        small data sets), which shifts and shrinks every view's codes differently.
+        """
+        if len(Xs) != self.n_views:
+            raise ValueError(f"the model has {self.n_views} views but {len(Xs)} were given")
+        for view, X in zip(self.views, Xs):
+            norm = view.encoder[-1]
+            if not isinstance(norm, nn.BatchNorm1d):
+                continue
+            momentum = norm.momentum
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative average: one pass over all rows gives their exact statistics
+            view.train()
+            view.encode(X)
+            norm.momentum = momentum
+        self.eval()

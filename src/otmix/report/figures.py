@@ -24,10 +24,7 @@ def plot_fused_tsne(
     title: str = "", random_state: int = 0, max_points: int = 3000,
 ) -> Path:
     """t-SNE of the codes of all views in one picture: colour = label, marker = view; written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend and figures stay untouched
     from sklearn.manifold import TSNE
 
     path = Path(path)
@@ -38,11 +35,13 @@ def plot_fused_tsne(
     keep = rng.permutation(len(stacked))[:max_points]
     perplexity = float(min(30, max(2, (len(keep) - 1) // 3)))
     emb = TSNE(2, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(stacked[keep])
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
+    vmin, vmax = float(colour.min()), float(colour.max())  # one colour scale for every view
     for m in range(len(codes)):
         sel = view_of[keep] == m
         ax.scatter(emb[sel, 0], emb[sel, 1], c=colour[keep][sel], cmap="tab20", s=8,
-                   marker=MARKERS[m % len(MARKERS)], label=f"view {m}", alpha=0.8)
+                   marker=MARKERS[m % len(MARKERS)], label=f"view {m}", alpha=0.8, vmin=vmin, vmax=vmax)
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_title(title or "t-SNE of fused codes (colour: label, marker: view)")
     ax.legend(loc="best", fontsize=8, markerscale=2)
@@ -56,6 +55,4 @@ def plot_fused_tsne(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    finally:
-        plt.close(fig)
     return path

@@ -65,11 +65,16 @@ class ClusterConfig:
         """Raise ValueError naming the first bad field."""
         if int(self.n_clusters) < 1:
             raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
-        if int(self.warmup_epochs) < 0:
-            raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         for name in ("latent_dim", "hidden_dim", "batch_size", "epochs", "max_outer"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= int(self.warmup_epochs) < int(self.epochs):
+            raise ValueError(f"warmup_epochs must lie in [0, epochs), got {self.warmup_epochs}")
+        if int(self.batch_size) < 2:
+            raise ValueError(f"batch_size must be >= 2 (codes are batch-normalised), got {self.batch_size}")
+        if self.w_clu > 0 and int(self.batch_size) < int(self.n_clusters):
+            raise ValueError(f"batch_size={self.batch_size} is smaller than n_clusters={self.n_clusters}; "
+                             "the clustering loss needs at least one row per cluster")
         if not 0.0 <= float(self.alpha) <= 1.0:
             raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
         if self.structure not in STRUCTURES:
@@ -163,7 +168,8 @@ def train_clustering(
     Returns
     -------
     model : MWAE
-        In eval mode, with the weights of the epoch of lowest total (unsupervised) loss.
+        In eval mode, with the weights of the epoch of lowest total (unsupervised) loss and
+        code normalisations set to the statistics of the full views.
     history : dict of lists
         Per-epoch means of ``total``, ``rec``, ``otm``, ``clu`` and the epoch ``seconds``;
         ``best_epoch`` and ``stopped_early`` as one-element lists.
@@ -172,7 +178,7 @@ def train_clustering(
     rng = np.random.default_rng(config.random_state)
     seed = int(rng.integers(2**31 - 1))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # CPU only: leaves any CUDA generator alone
         if model is None:
             model = MWAE([X.shape[1] for X in Xs], config.latent_dim, config.hidden_dim)
         return _fit(model, Xs, config, rng, progress)
@@ -184,6 +190,9 @@ def _fit(
 ) -> tuple[MWAE, dict[str, list[float]]]:
     if len(Xs) != model.n_views:
         raise ValueError(f"the model has {model.n_views} views but {len(Xs)} were given")
+    for m, X in enumerate(Xs):
+        if X.shape[0] < 2:
+            raise ValueError(f"view {m} has {X.shape[0]} row; training needs at least 2 per view")
     tensors = [torch.as_tensor(np.asarray(X), dtype=torch.float32) for X in Xs]
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     streams = [_IndexStream(X.shape[0], rng) for X in tensors]
@@ -221,7 +230,9 @@ def _fit(
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
-    model.eval()
+    else:
+        best_epoch = len(history["total"]) - 1
+    model.calibrate_codes(tensors)
     history["best_epoch"] = [best_epoch]
     history["stopped_early"] = [stopped_early]
     return model, history
