@@ -190,15 +190,12 @@ def main(argv: list[str] | None = None) -> int:
             print(per_view_markdown(summary, name, setting, args.methods))
     payload = {"datasets": args.datasets, "seeds": list(range(args.seeds)), "overrides": overrides,
                "summary": summary, "rows": rows, "seconds": time.perf_counter() - start}
-    if args.json is not None:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-        from otmix.cli import write_json_atomic
+    from otmix.atomic import write_json_atomic, write_text_atomic
 
+    if args.json is not None:
         write_json_atomic(args.json, payload)
     if args.markdown is not None:
-        tmp = args.markdown.with_suffix(".tmp")
-        tmp.write_text(table)
-        os.replace(tmp, args.markdown)
+        write_text_atomic(args.markdown, table)
     return 0
 
 

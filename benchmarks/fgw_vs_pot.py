@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import ot
 
-from otmix.cli import write_json_atomic
+from otmix.atomic import write_json_atomic
 from otmix.ot import fgw_barycenter, fgw_objective
 from otmix.ot.structure import feature_cost, structure_matrix
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -12,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .atomic import write_json_atomic
 
 app = typer.Typer(
     name="otmix",
@@ -36,19 +34,6 @@ def main(
     ),
 ) -> None:
     """otmix: stochastic fused Gromov-Wasserstein barycenters for multi-modal learning."""
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON through a temporary file and a rename: never a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fail(message: str) -> None:

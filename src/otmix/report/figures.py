@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..ot import push_back
 
 MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*")
@@ -46,13 +46,6 @@ def plot_fused_tsne(
     ax.set_title(title or "t-SNE of fused codes (colour: label, marker: view)")
     ax.legend(loc="best", fontsize=8, markerscale=2)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.",
-                               suffix=path.suffix or ".png")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
