@@ -80,7 +80,9 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     readout_points : int
         Largest barycenter used by the read-out.
     n_jobs : int or None
-        Threads for the per-view FGW problems (-1: one per view).
+        Threads for the per-view FGW problems (-1: one per view). The default 1 is
+        faster at training batch sizes (prokaryotic, 2 cores: 20.9 s vs 27.6 s with -1);
+        threads pay off for barycenters of about a thousand points and more.
     random_state : int or None
         Seeds weights, batches, masks and solvers; a fixed seed gives the same result on the CPU.
     verbose : bool
@@ -140,7 +142,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         patience: int | None = 10,
         readout: str = "kmeans",
         readout_points: int = 2048,
-        n_jobs: int | None = -1,
+        n_jobs: int | None = 1,
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:

@@ -58,7 +58,7 @@ class ClusterConfig:
     detach_targets: bool = True
     patience: int | None = 10
     min_delta: float = 1e-4
-    n_jobs: int | None = -1
+    n_jobs: int | None = 1
     random_state: int | None = None
 
     def validate(self) -> None:
