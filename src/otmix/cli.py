@@ -177,3 +177,82 @@ def cluster(
     if json_out is not None:
         write_json_atomic(json_out, payload)
         console.print(f"wrote {json_out}")
+
+
+@app.command()
+def supervised(
+    dataset: str = typer.Option("avmnist", help="avmnist (FSDD audio + MNIST image, from $OTMIX_DATA) or diabetes2."),
+    fusion: str = typer.Option("late", help="late, tf, lrtf, mfm or mi."),
+    otm_weight: float = typer.Option(1.0, "--otm-weight", help="β of Eq. 7 for the OTM arm (the other arm has 0)."),
+    folds: int = typer.Option(5, help="Cross-validation folds of the training split."),
+    epochs: int | None = typer.Option(None, min=1, help="Epochs per fold (default 20)."),
+    seed: int = typer.Option(0, help="Seed for the pairing, the folds and the models."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
+    plot_noise: Path | None = typer.Option(None, "--plot-noise", help="Write the noise curves here (.png)."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Train a fusion model with and without OTM augmentation; test score, one modality alone, noise curves."""
+    from .data.supervised import load_supervised
+
+    for out in (json_out, plot_noise):
+        if out is not None and not out.parent.exists():
+            fail(f"folder {out.parent} does not exist")
+        if out is not None and out.is_dir():
+            fail(f"{out} is a folder; give a file name")
+    if plot_noise is not None and plot_noise.suffix.lower() not in PLOT_SUFFIXES:
+        fail(f"--plot-noise must end in one of {', '.join(PLOT_SUFFIXES)}, got {plot_noise.name}")
+    overrides = {"epochs": epochs} if epochs is not None else {}
+    try:
+        from .models.fusion import FUSIONS
+
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+        if otm_weight < 0:
+            raise ValueError(f"--otm-weight (β) must be >= 0, got {otm_weight}")
+        data = load_supervised(dataset, random_state=seed)
+        console.print(f"{data.name}: {data.task}, modalities {data.modality_names}, train {len(data.y_train)} "
+                      f"rows, test {len(data.y_test)} rows; {fusion} fusion, β = {otm_weight}, {folds} folds")
+        payload = _run_supervised_with_bar(data, fusion, otm_weight, folds, seed, overrides, quiet)
+    except (ValueError, FileNotFoundError, FloatingPointError) as exc:
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    metric = payload["metric"]
+    table = Table(title=f"{payload['dataset']}, {fusion} fusion: test {metric.upper()} of the model chosen on each "
+                        f"fold's validation split, mean ± std over {folds} folds")
+    table.add_column("")
+    table.add_column("fused", justify="right")
+    for name in payload["modalities"]:
+        table.add_column(f"{name} alone", justify="right")
+    for arm in ("without_otm", "with_otm"):
+        block = payload[arm]
+        table.add_row(arm.replace("_", " "), _fmt(block[metric]), *(_fmt(b) for b in block["single_modality"]))
+    console.print(table)
+    console.print(f"done in {payload['seconds']:.1f} s")
+    if plot_noise is not None:
+        from .report.figures import plot_noise_curves
+
+        plot_noise_curves(payload, plot_noise)
+        console.print(f"wrote {plot_noise}")
+    if json_out is not None:
+        write_json_atomic(json_out, payload)
+        console.print(f"wrote {json_out}")
+
+
+def _run_supervised_with_bar(data, fusion, otm_weight, folds, seed, overrides, quiet) -> dict:
+    from .supervised_job import run_supervised
+
+    def on_fold(arm: str, fold: int, test: float) -> None:
+        console.print(f"{arm.replace('_', ' ')}, fold {fold}: test {test:.4f}")
+
+    if quiet:
+        return run_supervised(data, fusion, otm_weight, folds, seed, overrides, on_fold=on_fold)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    epochs = overrides.get("epochs", 20)
+    with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("epochs", total=2 * folds * epochs, info="")
+
+        def progress(epoch: int, losses: dict[str, float]) -> None:
+            bar.update(task, advance=1, info=f"val {losses['val']:.4f}")
+
+        return run_supervised(data, fusion, otm_weight, folds, seed, overrides, on_fold=on_fold, progress=progress)

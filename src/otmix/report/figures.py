@@ -49,3 +49,28 @@ def plot_fused_tsne(
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120)
     return path
+
+
+def plot_noise_curves(payload: dict, path: str | os.PathLike) -> Path:
+    """Score against the noise ratio ρ, one panel per noisy modality, with (solid) and without (dashed) OTM."""
+    from matplotlib.figure import Figure
+
+    ratios = payload["noise_ratios"]
+    names = payload["modalities"]
+    fig = Figure(figsize=(4.2 * len(names), 3.6))
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for m, ax in enumerate(axes):
+        for arm, style in (("with_otm", "-o"), ("without_otm", "--s")):
+            mean = np.asarray(payload[arm]["noise"]["mean"][m])
+            std = np.asarray(payload[arm]["noise"]["std"][m])
+            ax.errorbar(ratios, mean, yerr=std, fmt=style, capsize=3, label=arm.replace("_", " "))
+        ax.set_xlabel("noise energy ratio ρ")
+        ax.set_ylabel(payload["metric"].upper())
+        ax.set_title(f"noise on {names[m]}")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{payload['dataset']}, {payload['fusion']} fusion, {payload['folds']} folds")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    return path
