@@ -23,7 +23,7 @@ PAPER = {"late": (0.6930, 0.7086), "tf": (0.7160, 0.7213), "lrtf": (0.7136, 0.72
          "mfm": (0.7189, 0.7257), "mi": (0.7172, 0.7218)}
 
 
-def run_one(job: tuple[str, str, float, int, int, int | None]) -> dict:
+def run_one(job: tuple[str, str, float, int, int, int | None, bool]) -> dict:
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -32,9 +32,11 @@ def run_one(job: tuple[str, str, float, int, int, int | None]) -> dict:
     from otmix.data.supervised import load_supervised
     from otmix.supervised_job import run_supervised
 
-    dataset, fusion, beta, folds, seed, epochs = job
+    dataset, fusion, beta, folds, seed, epochs, unaligned = job
     data = load_supervised(dataset, random_state=seed)
     overrides = {"epochs": epochs} if epochs else {}
+    if unaligned:
+        overrides["unaligned"] = True
     return run_supervised(data, fusion, beta, folds, seed, overrides)
 
 
@@ -50,12 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unaligned", action="store_true", help="Permute each modality's training rows.")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plots", type=Path, default=None, help="Folder for the noise-curve PNGs.")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    jobs = [(args.dataset, f, args.otm_weight, args.folds, args.seed, args.epochs) for f in args.fusions]
+    jobs = [(args.dataset, f, args.otm_weight, args.folds, args.seed, args.epochs, args.unaligned)
+            for f in args.fusions]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         payloads = list(pool.map(run_one, jobs))
     metric = payloads[0]["metric"]
@@ -88,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.plots is not None:
         for p in payloads:
-            plot_noise_curves(p, args.plots / f"noise_{args.dataset}_{p['fusion']}.png")
+            tag = "_unaligned" if args.unaligned else ""
+            plot_noise_curves(p, args.plots / f"noise_{args.dataset}_{p['fusion']}{tag}.png")
     if args.json is not None:
         write_json_atomic(args.json, {"runs": payloads, "table": table, "seconds": time.perf_counter() - start})
     return 0

@@ -187,6 +187,7 @@ def supervised(
     folds: int = typer.Option(5, help="Cross-validation folds of the training split."),
     epochs: int | None = typer.Option(None, min=1, help="Epochs per fold (default 20)."),
     seed: int = typer.Option(0, help="Seed for the pairing, the folds and the models."),
+    unaligned: bool = typer.Option(False, "--unaligned", help="Permute each modality's training rows on its own."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
     plot_noise: Path | None = typer.Option(None, "--plot-noise", help="Write the noise curves here (.png)."),
     quiet: bool = typer.Option(False, help="No progress bar."),
@@ -201,7 +202,9 @@ def supervised(
             fail(f"{out} is a folder; give a file name")
     if plot_noise is not None and plot_noise.suffix.lower() not in PLOT_SUFFIXES:
         fail(f"--plot-noise must end in one of {', '.join(PLOT_SUFFIXES)}, got {plot_noise.name}")
-    overrides = {"epochs": epochs} if epochs is not None else {}
+    overrides: dict = {"epochs": epochs} if epochs is not None else {}
+    if unaligned:
+        overrides["unaligned"] = True
     try:
         from .models.fusion import FUSIONS
 

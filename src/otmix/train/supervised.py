@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..models.fusion import FUSIONS, ModalityHeads, make_fusion
-from ..ot import fgw_barycenter, push_back, stochastic_mix
+from ..ot import fgw_barycenter, push_back, pushforward, stochastic_mix
 
 TASKS = ("classification", "regression")
 
@@ -50,6 +50,7 @@ class SupervisedConfig:
     alpha: float = 0.5
     mix: str = "binary"
     max_outer: int = 3
+    unaligned: bool = False
     n_jobs: int | None = 1
     random_state: int | None = None
 
@@ -130,12 +131,45 @@ def step_loss(
     heads = sum(task_loss(config.task, model.heads(m, Z), yb) for m, Z in enumerate(Zs))
     otm = fusion * 0.0
     if config.otm_weight > 0:
-        detached = [Z.detach().cpu().numpy().astype(np.float64) for Z in Zs]
-        bary = fgw_barycenter(detached, n_points=detached[0].shape[0], alpha=config.alpha, init="random",
-                              max_outer=config.max_outer, tol=1e-5, random_state=rng, n_jobs=config.n_jobs)
-        plans = [torch.as_tensor(T, dtype=Zs[0].dtype) for T in bary.plans]
+        plans = _plans(Zs, config, rng)
         mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
         otm = sum(task_loss(config.task, model.heads(m, push_back(T, mixed)), yb) for m, T in enumerate(plans))
+    total = fusion + heads + config.otm_weight * otm
+    return {"total": total, "fusion": fusion, "heads": heads, "otm": otm}
+
+
+def _plans(Zs: Sequence[torch.Tensor], config: SupervisedConfig, rng: np.random.Generator) -> list[torch.Tensor]:
+    detached = [Z.detach().cpu().numpy().astype(np.float64) for Z in Zs]
+    bary = fgw_barycenter(detached, n_points=max(len(Z) for Z in detached), alpha=config.alpha, init="random",
+                          max_outer=config.max_outer, tol=1e-5, random_state=rng, n_jobs=config.n_jobs)
+    return [torch.as_tensor(T, dtype=Zs[0].dtype) for T in bary.plans]
+
+
+def step_loss_unaligned(
+    model: SupervisedModel, Xb: Sequence[torch.Tensor], yb: Sequence[torch.Tensor], config: SupervisedConfig,
+    rng: np.random.Generator, anchor: int = 0,
+) -> dict[str, torch.Tensor]:
+    """One step on unaligned batches (each modality its own rows and labels).
+
+    Without OTM (β = 0) the fusion sees the rows as they come, paired by position, with
+    the anchor modality's labels — what unaligned data gives a plain fusion model. With
+    OTM the other modalities' codes are carried onto the anchor's rows through the
+    barycenter (``N_a T_aᵀ diag(1/μ_B) T_k Z_k``) before fusing, and the heads learn from
+    the mixed codes of Eq. 7 with each modality's own labels.
+    """
+    Zs = model.fusion.encode_all(Xb)
+    heads = sum(task_loss(config.task, model.heads(m, Z), y) for m, (Z, y) in enumerate(zip(Zs, yb)))
+    auxiliary = model.fusion.auxiliary_loss(Xb, Zs)
+    if config.otm_weight > 0:
+        plans = _plans(Zs, config, rng)
+        aligned = [Z if k == anchor else push_back(plans[anchor], pushforward(plans[k], Z)) for k, Z in enumerate(Zs)]
+        fusion = task_loss(config.task, model.fusion.fuse(aligned), yb[anchor]) + auxiliary
+        mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
+        otm = sum(task_loss(config.task, model.heads(m, push_back(T, mixed)), y)
+                  for m, (T, y) in enumerate(zip(plans, yb)))
+    else:
+        fusion = task_loss(config.task, model.fusion.fuse(Zs), yb[anchor]) + auxiliary
+        otm = fusion * 0.0
     total = fusion + heads + config.otm_weight * otm
     return {"total": total, "fusion": fusion, "heads": heads, "otm": otm}
 
@@ -154,6 +188,10 @@ def train_supervised(
     config: SupervisedConfig, progress: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[SupervisedModel, dict[str, list[float]]]:
     """Train for ``config.epochs`` and return the model of the epoch with the best validation score.
+
+    With ``config.unaligned`` the training rows of every modality are first permuted
+    independently (labels move with their rows), batches are drawn per modality, and
+    :func:`step_loss_unaligned` is used; the validation data stay aligned.
 
     Returns
     -------
@@ -178,18 +216,28 @@ def train_supervised(
             y_t = (y_t - model.target_mean) / model.target_std
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         n = len(y_t)
+        y_views = [y_t] * len(X_t)
+        if config.unaligned:  # as in the clustering setting: nobody knows which rows belong together
+            perms = [torch.as_tensor(rng.permutation(n)) for _ in X_t]
+            X_t = [X[p] for X, p in zip(X_t, perms)]
+            y_views = [y_t[p] for p in perms]
         batch = min(config.batch_size, n)
         history: dict[str, list[float]] = {k: [] for k in ("total", "fusion", "heads", "otm", "val", "seconds")}
         best_val, best_state, best_epoch = None, None, 0
         for epoch in range(config.epochs):
             start = time.perf_counter()
             model.train()
-            order = rng.permutation(n)
+            orders = [rng.permutation(n) for _ in X_t] if config.unaligned else [rng.permutation(n)] * len(X_t)
             steps = max(1, n // batch)  # drop the ragged tail: batch norm and N_B stay fixed
             sums = dict.fromkeys(("total", "fusion", "heads", "otm"), 0.0)
             for s in range(steps):
-                rows = torch.as_tensor(order[s * batch:(s + 1) * batch])
-                losses = step_loss(model, [X[rows] for X in X_t], y_t[rows], config, rng)
+                rows = [torch.as_tensor(order[s * batch:(s + 1) * batch]) for order in orders]
+                if config.unaligned:
+                    losses = step_loss_unaligned(model, [X[r] for X, r in zip(X_t, rows)],
+                                                 [y[r] for y, r in zip(y_views, rows)], config, rng,
+                                                 anchor=s % len(X_t))
+                else:
+                    losses = step_loss(model, [X[rows[0]] for X in X_t], y_t[rows[0]], config, rng)
                 optimizer.zero_grad()
                 losses["total"].backward()
                 optimizer.step()
