@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plots", type=Path, default=None, help="Folder for the noise-curve PNGs.")
     args = parser.parse_args(argv)
+    if args.plots is not None and not args.plots.is_dir():
+        parser.error(f"--plots {args.plots} is not a folder")
+    if args.json is not None and not args.json.parent.exists():
+        parser.error(f"folder {args.json.parent} does not exist")
     start = time.perf_counter()
     jobs = [(args.dataset, f, args.otm_weight, args.folds, args.seed, args.epochs, args.unaligned)
             for f in args.fusions]
@@ -90,12 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     from otmix.atomic import write_json_atomic
     from otmix.report.figures import plot_noise_curves
 
+    if args.json is not None:
+        write_json_atomic(args.json, {"runs": payloads, "table": table, "seconds": time.perf_counter() - start})
     if args.plots is not None:
         for p in payloads:
             tag = "_unaligned" if args.unaligned else ""
             plot_noise_curves(p, args.plots / f"noise_{args.dataset}_{p['fusion']}{tag}.png")
-    if args.json is not None:
-        write_json_atomic(args.json, {"runs": payloads, "table": table, "seconds": time.perf_counter() - start})
     return 0
 
 

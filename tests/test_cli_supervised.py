@@ -29,7 +29,8 @@ def test_supervised_regression_json_and_plot(tmp_path):
 
 @pytest.mark.parametrize("args,match", [
     (["--fusion", "attention"], "unknown fusion"),
-    (["--otm-weight=-1"], "must be >= 0"),
+    (["--otm-weight=-1"], ">= 0"),
+    (["--otm-weight", "nan"], "finite"),
     (["--dataset", "mosi"], "unknown supervised dataset"),
     (["--folds", "1"], "folds must be >= 2"),
 ])
@@ -39,6 +40,14 @@ def test_supervised_bad_input_exits_2(tmp_path, args, match):
     result = runner.invoke(app, [*base, *args])
     assert result.exit_code == 2, result.output
     assert match in result.output and not out.exists()
+
+
+def test_supervised_unaligned_runs(tmp_path):
+    out = tmp_path / "u.json"
+    result = runner.invoke(app, ["supervised", "--dataset", "diabetes2", "--unaligned", "--json", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["config"]["unaligned"] is True and len(payload["with_otm"]["folds"]) == 2
 
 
 def test_supervised_missing_data_folder(tmp_path, monkeypatch):

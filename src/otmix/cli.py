@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -210,8 +211,8 @@ def supervised(
 
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
-        if otm_weight < 0:
-            raise ValueError(f"--otm-weight (β) must be >= 0, got {otm_weight}")
+        if not (math.isfinite(otm_weight) and otm_weight >= 0):
+            raise ValueError(f"--otm-weight (β) must be a finite number >= 0, got {otm_weight}")
         data = load_supervised(dataset, random_state=seed)
         console.print(f"{data.name}: {data.task}, modalities {data.modality_names}, train {len(data.y_train)} "
                       f"rows, test {len(data.y_test)} rows; {fusion} fusion, β = {otm_weight}, {folds} folds")

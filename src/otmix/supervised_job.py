@@ -57,10 +57,11 @@ def run_supervised(
     """Run both arms over the folds; return the JSON payload of ``otmix supervised``."""
     if data.y_train is None or len(data.y_train) == 0:
         raise ValueError(f"{data.name} has no training labels")
-    if otm_weight < 0:
-        raise ValueError(f"--otm-weight (β) must be >= 0, got {otm_weight}")
     metric = "acc" if data.task == "classification" else "mae"
     n_outputs = int(data.n_classes) if data.task == "classification" else 1
+    # every setting is checked before any training (a bad β must not cost a whole arm first)
+    SupervisedConfig(fusion=fusion, task=data.task, n_outputs=n_outputs, otm_weight=float(otm_weight),
+                     **(overrides or {})).validate()
     start = time.perf_counter()
     splits = fold_indices(data, folds, random_state)
     arms: dict[str, dict[str, list]] = {}
@@ -75,10 +76,11 @@ def run_supervised(
                                               progress=progress)
             test = evaluate(model, data.X_test, data.y_test, data.task)
             runs["test"].append(test)
+            seed = random_state * 1000 + i
             runs["single"].append(single_modality_scores(model, [X[tr] for X in data.X_train], data.y_train[tr],
-                                                         data.X_test, data.y_test, data.task, random_state=i))
+                                                         data.X_test, data.y_test, data.task, random_state=seed))
             runs["noise"].append(noise_curve(model, data.X_test, data.y_test, data.task, noise_ratios,
-                                             random_state=i))
+                                             random_state=seed))
             runs["best_epoch"].append(history["best_epoch"][0])
             runs["seconds"].append(time.perf_counter() - t0)
             if on_fold is not None:

@@ -127,3 +127,67 @@ def test_unaligned_training_aligns_through_the_barycenter():
         scores[beta] = max(history["val"])
         assert (min(history["otm"]) > 0) == (beta > 0)
     assert scores[1.0] >= 0.85  # modality 0 alone separates the classes; the aligned fusion finds it
+
+
+def test_beta_weighs_both_head_terms_of_eq7():
+    from otmix.train.supervised import SupervisedModel
+
+    Xs, y = _data(seed=6)
+    config = SupervisedConfig(otm_weight=0.5, **FAST)
+    torch.manual_seed(0)
+    model = SupervisedModel([5, 4], config)
+    Xb = [torch.as_tensor(X[:32], dtype=torch.float32) for X in Xs]
+    losses = {k: v.detach() for k, v in step_loss(model, Xb, torch.as_tensor(y[:32]), config,
+                                                   np.random.default_rng(0)).items()}
+    expected = losses["fusion"] + 0.5 * (losses["heads"] + losses["otm"])
+    assert float(losses["total"]) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_both_arms_draw_the_same_batches(monkeypatch):
+    import otmix.train.supervised as sup
+
+    seen = {}
+    original = sup.step_loss
+
+    def spy(model, Xb, yb, config, rng):
+        seen.setdefault(config.otm_weight, []).append(yb.clone())
+        return original(model, Xb, yb, config, rng)
+
+    monkeypatch.setattr(sup, "step_loss", spy)
+    Xs, y = _data(seed=7)
+    X_tr, y_tr, X_va, y_va = _split(Xs, y)
+    for beta in (0.0, 1.0):
+        train_supervised(X_tr, y_tr, X_va, y_va, SupervisedConfig(otm_weight=beta, random_state=2,
+                                                                  **{**FAST, "epochs": 2}))
+    assert len(seen[0.0]) == len(seen[1.0])
+    assert all(torch.equal(a, b) for a, b in zip(seen[0.0], seen[1.0]))
+
+
+def test_unaligned_batches_keep_each_rows_label(monkeypatch):
+    import otmix.train.supervised as sup
+
+    Xs, y = _data(n=200, seed=8)
+    Xs = [np.column_stack([X, y]) for X in Xs]  # last column = the row's true label
+    original = sup.step_loss_unaligned
+    calls = []
+
+    def spy(model, Xb, yb, config, rng, anchor=0):
+        for X, labels in zip(Xb, yb):
+            assert torch.equal(X[:, -1].long(), labels)
+        calls.append([X[:, -1].clone() for X in Xb])
+        return original(model, Xb, yb, config, rng, anchor)
+
+    monkeypatch.setattr(sup, "step_loss_unaligned", spy)
+    X_tr, y_tr, X_va, y_va = _split(Xs, y, k=160)
+    train_supervised(X_tr, y_tr, X_va, y_va, SupervisedConfig(unaligned=True, otm_weight=1.0, random_state=0,
+                                                              **{**FAST, "epochs": 1}))
+    assert calls and any(not torch.equal(c[0], c[1]) for c in calls)  # the modalities' rows really differ
+
+
+def test_training_leaves_the_global_torch_rng_alone():
+    Xs, y = _data(seed=9)
+    X_tr, y_tr, X_va, y_va = _split(Xs, y)
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    train_supervised(X_tr, y_tr, X_va, y_va, SupervisedConfig(random_state=0, **{**FAST, "epochs": 1}))
+    assert torch.equal(before, torch.get_rng_state())

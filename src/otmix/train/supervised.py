@@ -9,9 +9,9 @@ stochastically, push it back, and add
     \beta \sum_m \big[ L(h_m(\tilde Z_m), y) + L(h_m(Z_m), y) \big]
 
 to the fusion model's loss (plus its own auxiliary loss, e.g. MFM's reconstructions);
-``h_m`` are per-modality heads. ``otm_weight = 0`` trains the same model and heads
-without the mixed term (the heads still see ``Z_m``), so "with" and "without" OTM
-differ only by the mixing.
+``h_m`` are per-modality heads. ``otm_weight = 0`` is the plain fusion model (the
+heads get no gradient). The two arms draw the same batches: the batch order has its own
+random stream, separate from the barycenter starts and the masks.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def step_loss(
         plans = _plans(Zs, config, rng)
         mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
         otm = sum(task_loss(config.task, model.heads(m, push_back(T, mixed)), yb) for m, T in enumerate(plans))
-    total = fusion + heads + config.otm_weight * otm
+    total = fusion + config.otm_weight * (heads + otm)  # Eq. 7: β·[L(h_m(Z̃_m)) + L(h_m(Z_m))]
     return {"total": total, "fusion": fusion, "heads": heads, "otm": otm}
 
 
@@ -170,16 +170,18 @@ def step_loss_unaligned(
     else:
         fusion = task_loss(config.task, model.fusion.fuse(Zs), yb[anchor]) + auxiliary
         otm = fusion * 0.0
-    total = fusion + heads + config.otm_weight * otm
+    total = fusion + config.otm_weight * (heads + otm)
     return {"total": total, "fusion": fusion, "heads": heads, "otm": otm}
 
 
 @torch.no_grad()
 def evaluate(model: SupervisedModel, Xs: Sequence[np.ndarray], y: np.ndarray, task: str) -> float:
     """Score of the fused prediction on aligned data (regression: MAE in the target's units)."""
+    was_training = model.training
     model.eval()
     X_t, y_t = _tensors(Xs, y, task)
     out = model(X_t)
+    model.train(was_training)
     return score(task, model.to_target_units(out) if task == "regression" else out, y_t)
 
 
@@ -205,9 +207,10 @@ def train_supervised(
     n_rows = {len(X) for X in X_train} | {len(y_train)}
     if len(n_rows) != 1:
         raise ValueError(f"modalities and labels disagree in length: {sorted(n_rows)} rows (aligned mode)")
-    rng = np.random.default_rng(config.random_state)
+    # batches, OT solvers and weights get their own streams: both arms see the same batches
+    order_rng, ot_rng, weight_rng = np.random.default_rng(config.random_state).spawn(3)
     with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(int(rng.integers(2**31 - 1)))
+        torch.default_generator.manual_seed(int(weight_rng.integers(2**31 - 1)))
         model = SupervisedModel([X.shape[1] for X in X_train], config)
         X_t, y_t = _tensors(X_train, y_train, config.task)
         if config.task == "regression":  # learn standardised targets; the model maps back (to_target_units)
@@ -218,7 +221,7 @@ def train_supervised(
         n = len(y_t)
         y_views = [y_t] * len(X_t)
         if config.unaligned:  # as in the clustering setting: nobody knows which rows belong together
-            perms = [torch.as_tensor(rng.permutation(n)) for _ in X_t]
+            perms = [torch.as_tensor(order_rng.permutation(n)) for _ in X_t]
             X_t = [X[p] for X, p in zip(X_t, perms)]
             y_views = [y_t[p] for p in perms]
         batch = min(config.batch_size, n)
@@ -227,17 +230,18 @@ def train_supervised(
         for epoch in range(config.epochs):
             start = time.perf_counter()
             model.train()
-            orders = [rng.permutation(n) for _ in X_t] if config.unaligned else [rng.permutation(n)] * len(X_t)
+            orders = ([order_rng.permutation(n) for _ in X_t] if config.unaligned
+                      else [order_rng.permutation(n)] * len(X_t))
             steps = max(1, n // batch)  # drop the ragged tail: batch norm and N_B stay fixed
             sums = dict.fromkeys(("total", "fusion", "heads", "otm"), 0.0)
             for s in range(steps):
                 rows = [torch.as_tensor(order[s * batch:(s + 1) * batch]) for order in orders]
                 if config.unaligned:
                     losses = step_loss_unaligned(model, [X[r] for X, r in zip(X_t, rows)],
-                                                 [y[r] for y, r in zip(y_views, rows)], config, rng,
+                                                 [y[r] for y, r in zip(y_views, rows)], config, ot_rng,
                                                  anchor=s % len(X_t))
                 else:
-                    losses = step_loss(model, [X[rows[0]] for X in X_t], y_t[rows[0]], config, rng)
+                    losses = step_loss(model, [X[rows[0]] for X in X_t], y_t[rows[0]], config, ot_rng)
                 optimizer.zero_grad()
                 losses["total"].backward()
                 optimizer.step()
@@ -265,8 +269,11 @@ def train_supervised(
 
 @torch.no_grad()
 def _codes(model: SupervisedModel, m: int, X: np.ndarray) -> torch.Tensor:
+    was_training = model.training
     model.eval()
-    return model.fusion.encode(m, torch.as_tensor(np.asarray(X), dtype=torch.float32))
+    codes = model.fusion.encode(m, torch.as_tensor(np.asarray(X), dtype=torch.float32))
+    model.train(was_training)
+    return codes
 
 
 def single_modality_scores(
@@ -287,7 +294,7 @@ def single_modality_scores(
         if task == "regression":
             y_tr = (y_tr - model.target_mean) / model.target_std
         with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(random_state + m)
+            torch.default_generator.manual_seed(int(np.random.default_rng([random_state, m]).integers(2**31 - 1)))
             head = nn.Sequential(nn.Linear(Z_train.shape[1], 64), nn.ReLU(), nn.Linear(64, model.n_outputs))
             opt = torch.optim.Adam(head.parameters(), lr=lr)
             for _ in range(epochs):
@@ -315,7 +322,7 @@ def noise_curve(
     """Scores when the test data of one modality at a time gets noise (paper Figs. 3–4): [modality][ratio]."""
     curves = []
     for m in range(len(X_test)):
-        rng = np.random.default_rng(random_state + m)
+        rng = np.random.default_rng([random_state, m])
         row = []
         for ratio in ratios:
             noisy = [add_noise(X, ratio, rng) if k == m else X for k, X in enumerate(X_test)]
