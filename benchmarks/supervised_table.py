@@ -23,7 +23,7 @@ PAPER = {"late": (0.6930, 0.7086), "tf": (0.7160, 0.7213), "lrtf": (0.7136, 0.72
          "mfm": (0.7189, 0.7257), "mi": (0.7172, 0.7218)}
 
 
-def run_one(job: tuple[str, str, float, int, int, int | None, bool]) -> dict:
+def run_one(job: tuple[str, str, float, int, int, int | None, bool, bool]) -> dict:
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -32,11 +32,13 @@ def run_one(job: tuple[str, str, float, int, int, int | None, bool]) -> dict:
     from otmix.data.supervised import load_supervised
     from otmix.supervised_job import run_supervised
 
-    dataset, fusion, beta, folds, seed, epochs, unaligned = job
+    dataset, fusion, beta, folds, seed, epochs, unaligned, no_mix_term = job
     data = load_supervised(dataset, random_state=seed)
     overrides = {"epochs": epochs} if epochs else {}
     if unaligned:
         overrides["unaligned"] = True
+    if no_mix_term:
+        overrides["mix_term"] = False
     return run_supervised(data, fusion, beta, folds, seed, overrides)
 
 
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--unaligned", action="store_true", help="Permute each modality's training rows.")
+    parser.add_argument("--no-mix-term", action="store_true",
+                        help="Ablation: keep β·L(h_m(Z_m)) but drop the mixed term (aligned only).")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plots", type=Path, default=None, help="Folder for the noise-curve PNGs.")
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None and not args.json.parent.exists():
         parser.error(f"folder {args.json.parent} does not exist")
     start = time.perf_counter()
-    jobs = [(args.dataset, f, args.otm_weight, args.folds, args.seed, args.epochs, args.unaligned)
+    jobs = [(args.dataset, f, args.otm_weight, args.folds, args.seed, args.epochs, args.unaligned, args.no_mix_term)
             for f in args.fusions]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         payloads = list(pool.map(run_one, jobs))

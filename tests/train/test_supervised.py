@@ -191,3 +191,15 @@ def test_training_leaves_the_global_torch_rng_alone():
     before = torch.get_rng_state()
     train_supervised(X_tr, y_tr, X_va, y_va, SupervisedConfig(random_state=0, **{**FAST, "epochs": 1}))
     assert torch.equal(before, torch.get_rng_state())
+
+
+def test_mix_term_ablation_keeps_only_the_plain_heads():
+    from otmix.train.supervised import SupervisedModel
+
+    Xs, y = _data(seed=10)
+    config = SupervisedConfig(otm_weight=1.0, mix_term=False, **FAST)
+    torch.manual_seed(0)
+    model = SupervisedModel([5, 4], config)
+    Xb = [torch.as_tensor(X[:32], dtype=torch.float32) for X in Xs]
+    losses = step_loss(model, Xb, torch.as_tensor(y[:32]), config, np.random.default_rng(0))
+    assert float(losses["otm"].detach()) == 0.0 and float(losses["heads"].detach()) > 0

@@ -10,8 +10,10 @@ stochastically, push it back, and add
 
 to the fusion model's loss (plus its own auxiliary loss, e.g. MFM's reconstructions);
 ``h_m`` are per-modality heads. ``otm_weight = 0`` is the plain fusion model (the
-heads get no gradient). The two arms draw the same batches: the batch order has its own
-random stream, separate from the barycenter starts and the masks.
+heads get no gradient); ``mix_term=False`` keeps ``β·L(h_m(Z_m))`` but drops the mixed
+term (the ablation that separates the mixer from the extra per-modality supervision).
+The two arms draw the same batches: the batch order has its own random stream,
+separate from the barycenter starts and the masks.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class SupervisedConfig:
     mix: str = "binary"
     max_outer: int = 3
     unaligned: bool = False
+    mix_term: bool = True
     n_jobs: int | None = 1
     random_state: int | None = None
 
@@ -130,7 +133,7 @@ def step_loss(
     fusion = task_loss(config.task, model.fusion.fuse(Zs), yb) + model.fusion.auxiliary_loss(Xb, Zs)
     heads = sum(task_loss(config.task, model.heads(m, Z), yb) for m, Z in enumerate(Zs))
     otm = fusion * 0.0
-    if config.otm_weight > 0:
+    if config.otm_weight > 0 and config.mix_term:
         plans = _plans(Zs, config, rng)
         mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
         otm = sum(task_loss(config.task, model.heads(m, push_back(T, mixed)), yb) for m, T in enumerate(plans))
