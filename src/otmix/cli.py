@@ -93,6 +93,17 @@ def demo(
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
+def _check_outputs(json_out: Path | None, plot: Path | None, plot_flag: str) -> None:
+    """Fail before any work when an output cannot be written where asked."""
+    for out in (json_out, plot):
+        if out is not None and not out.parent.exists():
+            fail(f"folder {out.parent} does not exist")
+        if out is not None and out.is_dir():
+            fail(f"{out} is a folder; give a file name")
+    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
+        fail(f"{plot_flag} must end in one of {', '.join(PLOT_SUFFIXES)}, got {plot.name}")
+
+
 def _fmt(block: dict[str, float]) -> str:
     return f"{block['mean']:.3f} ± {block['std']:.3f}"
 
@@ -136,13 +147,7 @@ def cluster(
 
     if (dataset is None) == (data is None):
         fail("give exactly one of --dataset NAME or --data PATH")
-    for out in (json_out, plot):
-        if out is not None and not out.parent.exists():
-            fail(f"folder {out.parent} does not exist")
-        if out is not None and out.is_dir():
-            fail(f"{out} is a folder; give a file name")
-    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
-        fail(f"--plot must end in one of {', '.join(PLOT_SUFFIXES)}, got {plot.name}")
+    _check_outputs(json_out, plot, "--plot")
     overrides = {k: v for k, v in {"epochs": epochs, "w_otm": w_otm, "mix": mix, "readout": readout}.items()
                  if v is not None}
     try:
@@ -196,13 +201,7 @@ def supervised(
     """Train a fusion model with and without OTM augmentation; test score, one modality alone, noise curves."""
     from .data.supervised import load_supervised
 
-    for out in (json_out, plot_noise):
-        if out is not None and not out.parent.exists():
-            fail(f"folder {out.parent} does not exist")
-        if out is not None and out.is_dir():
-            fail(f"{out} is a folder; give a file name")
-    if plot_noise is not None and plot_noise.suffix.lower() not in PLOT_SUFFIXES:
-        fail(f"--plot-noise must end in one of {', '.join(PLOT_SUFFIXES)}, got {plot_noise.name}")
+    _check_outputs(json_out, plot_noise, "--plot-noise")
     overrides: dict = {"epochs": epochs} if epochs is not None else {}
     if unaligned:
         overrides["unaligned"] = True
