@@ -93,26 +93,24 @@ def run_one(job: tuple[str, bool, str, int, dict]) -> dict:
 
 
 def aggregate(rows: list[dict]) -> dict:
+    from otmix.metrics import mean_std
+
+    def scores(rs: list[dict], pick) -> dict:
+        return {k: mean_std([pick(r)[k] for r in rs]) for k in METRICS}
+
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["dataset"], r["aligned"], r["method"]), []).append(r)
     summary = {}
     for (name, aligned, method), rs in groups.items():
         key = f"{name}|{'aligned' if aligned else 'unaligned'}|{method}"
-        entry = {k: {"mean": float(np.mean([r["overall"][k] for r in rs])),
-                     "std": float(np.std([r["overall"][k] for r in rs]))} for k in METRICS}
-        entry["per_view"] = [{k: {"mean": float(np.mean([r["per_view"][m][k] for r in rs])),
-                                  "std": float(np.std([r["per_view"][m][k] for r in rs]))} for k in METRICS}
-                             for m in range(len(rs[0]["per_view"]))]
+        entry = scores(rs, lambda r: r["overall"])
+        entry["per_view"] = [scores(rs, lambda r, m=m: r["per_view"][m]) for m in range(len(rs[0]["per_view"]))]
         if "by_readout" in rs[0]:
-            entry["by_readout"] = {ro: {k: {"mean": float(np.mean([r["by_readout"][ro][k] for r in rs])),
-                                            "std": float(np.std([r["by_readout"][ro][k] for r in rs]))}
-                                        for k in METRICS} for ro in rs[0]["by_readout"]}
+            entry["by_readout"] = {ro: scores(rs, lambda r, ro=ro: r["by_readout"][ro]) for ro in rs[0]["by_readout"]}
         if "best_view" in rs[0]:
-            entry["best_view"] = {k: {"mean": float(np.mean([r["best_view"][k] for r in rs])),
-                                      "std": float(np.std([r["best_view"][k] for r in rs]))} for k in METRICS}
-        entry["seconds"] = {"mean": float(np.mean([r["seconds"] for r in rs])),
-                            "std": float(np.std([r["seconds"] for r in rs]))}
+            entry["best_view"] = scores(rs, lambda r: r["best_view"])
+        entry["seconds"] = mean_std([r["seconds"] for r in rs])
         entry["n_seeds"] = len(rs)
         summary[key] = entry
     return summary

@@ -9,9 +9,8 @@ def rng():
     return np.random.default_rng(12345)
 
 
-@pytest.fixture
-def real_data():
-    """The shared data folder; skipped when absent, except in CI where its absence is a failure."""
+def require_data_root():
+    """The shared data folder; skips the test when absent, except in CI where its absence is a failure."""
     from otmix.data import data_root
 
     root = data_root()
@@ -20,6 +19,11 @@ def real_data():
             pytest.fail(f"data folder {root} is missing in CI; set OTMIX_DATA")
         pytest.skip(f"data folder {root} not present")
     return root
+
+
+@pytest.fixture
+def real_data():
+    return require_data_root()
 
 
 def make_blob_views(n_rows=(90, 75), widths=(6, 4), n_clusters=3, separation=6.0, noise=0.5, seed=0):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .data.dataset import Dataset
 from .data.unalign import unalign
-from .metrics import clustering_scores
+from .metrics import clustering_scores, mean_std
 
 METRICS = ("acc", "purity", "nmi", "ari")
 
@@ -28,12 +28,6 @@ def dataset_config(name: str | None) -> dict[str, Any]:
     config = dict(table["default"])
     config.update(table.get(name or "", {}))
     return config
-
-
-def mean_std(values: Sequence[float]) -> dict[str, float]:
-    """``{"mean", "std"}`` over seeds (population std, 0 for one seed)."""
-    arr = np.asarray(values, dtype=np.float64)
-    return {"mean": float(arr.mean()), "std": float(arr.std())}
 
 
 def score_views(ys: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> tuple[dict, list[dict]]:

@@ -9,6 +9,7 @@ import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -172,13 +173,9 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     # -- fitting -----------------------------------------------------------------------------
 
     def _config(self) -> ClusterConfig:
-        return ClusterConfig(
-            n_clusters=self.n_clusters, latent_dim=self.latent_dim, hidden_dim=self.hidden_dim, alpha=self.alpha,
-            structure=self.structure, batch_size=self.batch_size, epochs=self.epochs, lr=self.lr,
-            weight_decay=self.weight_decay, w_rec=self.w_rec, w_otm=self.w_otm, w_clu=self.w_clu, mix=self.mix,
-            max_outer=self.max_outer, warmup_epochs=self.warmup_epochs, detach_targets=self.detach_targets,
-            patience=self.patience, n_jobs=self.n_jobs, random_state=self.random_state,
-        )
+        # every estimator parameter that names a trainer field is passed on (the rest keep their defaults)
+        params = self.get_params()
+        return ClusterConfig(**{f.name: params[f.name] for f in fields(ClusterConfig) if f.name in params})
 
     def fit(
         self, Xs: Sequence[np.ndarray], y: Any = None, progress: Callable[[int, dict[str, float]], None] | None = None

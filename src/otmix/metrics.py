@@ -45,3 +45,9 @@ def clustering_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
     """ACC, purity, NMI and ARI in one dict."""
     return {"acc": acc(y_true, y_pred), "purity": purity(y_true, y_pred),
             "nmi": nmi(y_true, y_pred), "ari": ari(y_true, y_pred)}
+
+
+def mean_std(values) -> dict[str, float]:
+    """``{"mean", "std"}`` of scores over seeds or folds (population std, 0 for one value)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return {"mean": float(arr.mean()), "std": float(arr.std())}

@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from .data.supervised import SupervisedData
+from .metrics import mean_std
 from .train.supervised import (
     SupervisedConfig,
     evaluate,
@@ -26,11 +27,6 @@ from .train.supervised import (
 )
 
 NOISE_RATIOS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
-
-
-def _mean_std(values: Sequence[float]) -> dict[str, float]:
-    arr = np.asarray(values, dtype=np.float64)
-    return {"mean": float(arr.mean()), "std": float(arr.std())}
 
 
 def fold_indices(data: SupervisedData, folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -97,10 +93,10 @@ def run_supervised(
         single = np.asarray(runs["single"])          # folds x modalities
         noise = np.asarray(runs["noise"])            # folds x modalities x ratios
         payload[arm] = {
-            metric: _mean_std(runs["test"]), "folds": runs["test"],
-            "single_modality": [_mean_std(single[:, m]) for m in range(single.shape[1])],
+            metric: mean_std(runs["test"]), "folds": runs["test"],
+            "single_modality": [mean_std(single[:, m]) for m in range(single.shape[1])],
             "noise": {"mean": noise.mean(axis=0).tolist(), "std": noise.std(axis=0).tolist()},
-            "best_epoch": runs["best_epoch"], "seconds_per_fold": _mean_std(runs["seconds"]),
+            "best_epoch": runs["best_epoch"], "seconds_per_fold": mean_std(runs["seconds"]),
         }
     payload["seconds"] = time.perf_counter() - start
     return payload

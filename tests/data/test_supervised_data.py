@@ -2,11 +2,11 @@ import doctest
 import gzip
 import importlib
 import json
-import os
 import re
 
 import numpy as np
 import pytest
+from conftest import require_data_root
 from scipy.io import wavfile
 
 from otmix.data.audio import log_mel_spectrogram, mel_band_edges, mel_filterbank
@@ -91,12 +91,7 @@ def test_docstring_examples_run(name):
 @pytest.fixture(scope="module")
 def avmnist_built():
     """AV-MNIST (random_state=0) with its provenance, built once; skipped without the data folder (failed in CI)."""
-    root = data_root()
-    if not root.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"data folder {root} is missing in CI; set OTMIX_DATA")
-        pytest.skip(f"data folder {root} not present")
-    return _build_avmnist(root, 0)
+    return _build_avmnist(require_data_root(), 0)
 
 
 def test_avmnist_shapes_and_classes(avmnist_built):

@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from ..models.wae import MWAE
-from ..ot import fgw_barycenter, gw_cluster, gw_cluster_loss, push_back, stochastic_mix
+from ..ot import gw_cluster, gw_cluster_loss, push_back, stochastic_mix
+from .batch_plans import batch_plans
 
 MIX_MODES = ("binary", "weighted")
 STRUCTURES = ("euclidean", "sqeuclidean")
@@ -129,12 +130,7 @@ def step_losses(
     zero = rec * 0.0
     otm, clu = zero, zero
     if mixing and (config.w_otm > 0 or config.w_clu > 0):
-        detached = [Z.detach().cpu().numpy().astype(np.float64) for Z in Zs]
-        bary = fgw_barycenter(
-            detached, n_points=max(Z.shape[0] for Z in detached), alpha=config.alpha, structure=config.structure,
-            init="random", max_outer=config.max_outer, tol=1e-5, random_state=rng, n_jobs=config.n_jobs,
-        )
-        plans = [torch.as_tensor(T, dtype=Zs[0].dtype) for T in bary.plans]
+        plans = batch_plans(Zs, config.alpha, config.max_outer, rng, config.n_jobs, config.structure)
         mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
         if config.w_otm > 0:
             target = mixed.detach() if config.detach_targets else mixed

@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from ..models.fusion import FUSIONS, ModalityHeads, make_fusion
-from ..ot import fgw_barycenter, push_back, pushforward, stochastic_mix
+from ..ot import push_back, pushforward, stochastic_mix
+from .batch_plans import batch_plans
 
 TASKS = ("classification", "regression")
 
@@ -134,18 +135,11 @@ def step_loss(
     heads = sum(task_loss(config.task, model.heads(m, Z), yb) for m, Z in enumerate(Zs))
     otm = fusion * 0.0
     if config.otm_weight > 0 and config.mix_term:
-        plans = _plans(Zs, config, rng)
+        plans = batch_plans(Zs, config.alpha, config.max_outer, rng, config.n_jobs)
         mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
         otm = sum(task_loss(config.task, model.heads(m, push_back(T, mixed)), yb) for m, T in enumerate(plans))
     total = fusion + config.otm_weight * (heads + otm)  # Eq. 7: β·[L(h_m(Z̃_m)) + L(h_m(Z_m))]
     return {"total": total, "fusion": fusion, "heads": heads, "otm": otm}
-
-
-def _plans(Zs: Sequence[torch.Tensor], config: SupervisedConfig, rng: np.random.Generator) -> list[torch.Tensor]:
-    detached = [Z.detach().cpu().numpy().astype(np.float64) for Z in Zs]
-    bary = fgw_barycenter(detached, n_points=max(len(Z) for Z in detached), alpha=config.alpha, init="random",
-                          max_outer=config.max_outer, tol=1e-5, random_state=rng, n_jobs=config.n_jobs)
-    return [torch.as_tensor(T, dtype=Zs[0].dtype) for T in bary.plans]
 
 
 def step_loss_unaligned(
@@ -164,7 +158,7 @@ def step_loss_unaligned(
     heads = sum(task_loss(config.task, model.heads(m, Z), y) for m, (Z, y) in enumerate(zip(Zs, yb)))
     auxiliary = model.fusion.auxiliary_loss(Xb, Zs)
     if config.otm_weight > 0:
-        plans = _plans(Zs, config, rng)
+        plans = batch_plans(Zs, config.alpha, config.max_outer, rng, config.n_jobs)
         aligned = [Z if k == anchor else push_back(plans[anchor], pushforward(plans[k], Z)) for k, Z in enumerate(Zs)]
         fusion = task_loss(config.task, model.fusion.fuse(aligned), yb[anchor]) + auxiliary
         mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
