@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from otmix.models import MWAE
-from otmix.train.cluster import ClusterConfig, _IndexStream, step_losses, train_clustering
+from otmix.train.cluster import ClusterConfig, step_losses, train_clustering
+from otmix.train.index_stream import IndexStream
 
 
 def test_index_stream_visits_every_row_once_per_pass():
-    stream = _IndexStream(10, np.random.default_rng(0))
+    stream = IndexStream(10, np.random.default_rng(0))
     first, second = stream.take(10), stream.take(10)
     assert sorted(first) == list(range(10)) and sorted(second) == list(range(10))
     assert not np.array_equal(first, second)

@@ -32,6 +32,7 @@ import torch
 from ..models.wae import MWAE
 from ..ot import gw_cluster, gw_cluster_loss, push_back, stochastic_mix
 from .batch_plans import batch_plans
+from .index_stream import IndexStream
 
 MIX_MODES = ("binary", "weighted")
 STRUCTURES = ("euclidean", "sqeuclidean")
@@ -96,25 +97,6 @@ class ClusterConfig:
         return asdict(self)
 
 
-class _IndexStream:
-    """Endless stream of shuffled indices of one view: every row once per pass, a new order each pass."""
-
-    def __init__(self, n_rows: int, rng: np.random.Generator) -> None:
-        self.n_rows, self.rng = n_rows, rng
-        self.order, self.pos = rng.permutation(n_rows), 0
-
-    def take(self, k: int) -> np.ndarray:
-        out = []
-        while k > 0:
-            if self.pos == self.n_rows:
-                self.order, self.pos = self.rng.permutation(self.n_rows), 0
-            chunk = self.order[self.pos:self.pos + k]
-            self.pos += len(chunk)
-            k -= len(chunk)
-            out.append(chunk)
-        return np.concatenate(out)
-
-
 def step_losses(
     model: MWAE, batches: Sequence[torch.Tensor], config: ClusterConfig, rng: np.random.Generator,
     mixing: bool = True,
@@ -130,17 +112,42 @@ def step_losses(
     zero = rec * 0.0
     otm, clu = zero, zero
     if mixing and (config.w_otm > 0 or config.w_clu > 0):
-        plans = batch_plans(Zs, config.alpha, config.max_outer, rng, config.n_jobs, config.structure)
-        mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
+        targets, clu = mixing_terms(Zs, config, rng)
         if config.w_otm > 0:
-            target = mixed.detach() if config.detach_targets else mixed
-            otm = sum(torch.mean((Z - push_back(T, target)) ** 2) for Z, T in zip(Zs, plans))
-        if config.w_clu > 0 and config.n_clusters > 1:
-            clusters = gw_cluster(mixed.detach().cpu().numpy().astype(np.float64), config.n_clusters,
-                                  init="kmeans", random_state=rng)
-            clu = gw_cluster_loss(mixed, torch.as_tensor(clusters.plan, dtype=mixed.dtype), clusters.bandwidth)
+            otm = sum(torch.mean((Z - target) ** 2) for Z, target in zip(Zs, targets))
     total = config.w_rec * rec + config.w_otm * otm + config.w_clu * clu
     return {"total": total, "rec": rec, "otm": otm, "clu": clu}
+
+
+def mixing_terms(
+    Zs: Sequence[torch.Tensor], config: ClusterConfig, rng: np.random.Generator,
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    r"""The mixer's part of one step: push-back targets :math:`\tilde Z_m` and the clustering loss.
+
+    Solves the FGW barycenter of the batch codes (plans constant), mixes it
+    (:func:`otmix.ot.stochastic_mix`, masks from ``rng``), pushes it back to every view
+    and evaluates :math:`\mathrm{GW}(K(\tilde Z_B), I_C)` at the plan found on the
+    detached mixed codes (zero when ``w_clu == 0`` or one cluster). The in-process
+    trainer and the federated server (:mod:`otmix.federated.task`) both call this, so
+    the two compute the same targets and gradients from the same codes.
+
+    Returns
+    -------
+    targets : list of tensors (N_m, d)
+        Constants when ``config.detach_targets`` (as a server would send them).
+    clu : scalar tensor
+        Differentiable in ``Zs`` through the mixed codes.
+    """
+    plans = batch_plans(Zs, config.alpha, config.max_outer, rng, config.n_jobs, config.structure)
+    mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
+    source = mixed.detach() if config.detach_targets else mixed
+    targets = [push_back(T, source) for T in plans]
+    clu = mixed.sum() * 0.0
+    if config.w_clu > 0 and config.n_clusters > 1:
+        clusters = gw_cluster(mixed.detach().cpu().numpy().astype(np.float64), config.n_clusters,
+                              init="kmeans", random_state=rng)
+        clu = gw_cluster_loss(mixed, torch.as_tensor(clusters.plan, dtype=mixed.dtype), clusters.bandwidth)
+    return targets, clu
 
 
 def train_clustering(
@@ -191,7 +198,7 @@ def _fit(
             raise ValueError(f"view {m} has {X.shape[0]} row; training needs at least 2 per view")
     tensors = [torch.as_tensor(np.asarray(X), dtype=torch.float32) for X in Xs]
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    streams = [_IndexStream(X.shape[0], rng) for X in tensors]
+    streams = [IndexStream(X.shape[0], rng) for X in tensors]
     sizes = [min(config.batch_size, X.shape[0]) for X in tensors]
     steps = max(1, max(X.shape[0] for X in tensors) // config.batch_size)
     history: dict[str, list[float]] = {key: [] for key in ("total", "rec", "otm", "clu", "seconds")}
