@@ -5,13 +5,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-cluster clean
+.PHONY: demo test bench bench-cluster bench-fed clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,fl]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,6 +26,9 @@ bench: $(STAMP)
 bench-cluster: $(STAMP)
 	$(PY) benchmarks/cluster_table.py --seeds 5 --json benchmarks/cluster_table.json \
 		--markdown benchmarks/cluster_table.md
+
+bench-fed: $(STAMP)
+	$(PY) benchmarks/fed_vs_inprocess.py --dataset prokaryotic --seeds 5 --json benchmarks/fed_vs_inprocess.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

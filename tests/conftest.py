@@ -46,3 +46,24 @@ def make_blob_views(n_rows=(90, 75), widths=(6, 4), n_clusters=3, separation=6.0
 @pytest.fixture
 def blob_views():
     return make_blob_views()
+
+def require_flwr():
+    """Flower (the `fl` extra); skipped where absent, except in CI, where its absence is a failure."""
+    try:
+        import flwr  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("flwr is not installed in CI; `make test` installs the fl extra")
+        pytest.skip("flwr not installed (pip install 'otmix[fl]')")
+
+
+@pytest.fixture
+def flower_task():
+    """A process identity as Flower's runtime sets it, so messages can be built outside a run."""
+    require_flwr()
+    from flwr.supercore.task_identity import TaskIdentity
+
+    saved = (TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id)
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 0, 1
+    yield
+    TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = saved

@@ -261,3 +261,12 @@ def _run_supervised_with_bar(data, fusion, otm_weight, folds, seed, overrides, q
             bar.update(task, advance=1, info=f"val {losses['val']:.4f}")
 
         return run_supervised(data, fusion, otm_weight, folds, seed, overrides, on_fold=on_fold, progress=progress)
+
+
+def _register_fed() -> None:
+    from .cli_fed import fed_app
+
+    app.add_typer(fed_app, name="fed")
+
+
+_register_fed()

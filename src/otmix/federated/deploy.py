@@ -1,0 +1,373 @@
+"""A real Flower deployment: SuperLink and SuperNode processes, the app bundle, ``flwr run``.
+
+Used by ``otmix fed superlink | agent | run | demo`` and by the loopback tests. Every
+process is started in its own session (process group) and :class:`Processes` stops
+the whole group (SIGTERM, then SIGKILL), so Flower's child processes (SuperExec,
+ServerApp and ClientApp runners) go too. Offline by design: telemetry off, runtime
+dependency installation off.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+APP_NAME = "otmix-fed"
+
+
+def flower_env(home: str | Path | None = None) -> dict[str, str]:
+    """Environment for Flower processes: telemetry off, this interpreter's scripts first on PATH."""
+    env = dict(os.environ)
+    env["FLWR_TELEMETRY_ENABLED"] = "0"
+    env["FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION"] = "1"
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    if home is not None:
+        env["FLWR_HOME"] = str(home)
+    return env
+
+
+def flower_command(name: str) -> str:
+    """Full path of a Flower command next to this interpreter (error if flwr is not installed)."""
+    path = Path(sys.executable).parent / name
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found: install the federated extra, pip install 'otmix[fl]'")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 in brackets) → (host, port); ValueError names a malformed address."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"address must be HOST:PORT, got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str, timeout: float = 3.0) -> None:
+    """Raise ConnectionError (one line) when nothing accepts TCP connections at ``address``."""
+    host, port = split_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConnectionError(f"cannot reach the SuperLink at {address}: {reason}") from None
+
+
+def wait_for_port(address: str, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None):
+    """Wait until ``address`` accepts connections; fail early if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log and log.exists() else []
+            raise RuntimeError(f"{Path(process.args[0]).name} exited with code {process.returncode}"
+                               + (f": {tail[0]}" if tail else ""))
+        try:
+            check_reachable(address, timeout=0.5)
+            return
+        except ConnectionError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listens at {address} after {timeout:.0f} s")
+
+
+# -- commands ----------------------------------------------------------------------------------------------
+
+
+def superlink_command(port: int, host: str = "127.0.0.1", certificates: str | Path | None = None,
+                      auth: bool = False, database: str | Path | None = None) -> list[str]:
+    """``flower-superlink`` for otmix: insecure without ``certificates`` (a folder with ca.crt, server.pem,
+    server.key), SuperNode authentication with ``auth`` (needs TLS)."""
+    cmd = [flower_command("flower-superlink"), "--host", host, "--port", str(port),
+           "--disable-runtime-dependency-installation"]
+    if certificates is None:
+        if auth:
+            raise ValueError("agent authentication needs TLS: give the certificates folder too")
+        cmd.append("--insecure")
+    else:
+        folder = Path(certificates).resolve()
+        missing = [n for n in ("ca.crt", "server.pem", "server.key") if not (folder / n).is_file()]
+        if missing:
+            raise FileNotFoundError(f"certificates folder {folder} lacks {', '.join(missing)}")
+        cmd += ["--ssl-ca-certfile", str(folder / "ca.crt"), "--ssl-certfile", str(folder / "server.pem"),
+                "--ssl-keyfile", str(folder / "server.key")]
+    if auth:
+        cmd.append("--enable-supernode-auth")
+    if database is not None:
+        cmd += ["--database", str(database)]
+    return cmd
+
+
+def supernode_command(modality: int, data: str | Path, superlink: str, port: int,
+                      root_certificates: str | Path | None = None, auth_key: str | Path | None = None,
+                      state: str | Path | None = None) -> list[str]:
+    """``flower-supernode`` holding modality ``modality`` with its data file (and optional state folder)."""
+    split_address(superlink)
+    data = Path(data).resolve()
+    if not data.is_file():
+        raise FileNotFoundError(f"data file {data} does not exist")
+    config = f"modality={int(modality)} data='{data}'"
+    if state is not None:
+        config += f" state='{Path(state).resolve()}'"
+    if "'" in str(data) or (state is not None and "'" in str(state)):
+        raise ValueError("paths given to an agent must not contain single quotes")
+    cmd = [flower_command("flower-supernode"), "--superlink", superlink, "--port", str(port),
+           "--node-config", config]
+    if root_certificates is None:
+        if auth_key is not None:
+            raise ValueError("agent authentication needs TLS: give --root-certificates too")
+        cmd.append("--insecure")
+    else:
+        if not Path(root_certificates).is_file():
+            raise FileNotFoundError(f"root certificate {root_certificates} does not exist")
+        cmd += ["--root-certificates", str(Path(root_certificates).resolve())]
+    if auth_key is not None:
+        if not Path(auth_key).is_file():
+            raise FileNotFoundError(f"agent key {auth_key} does not exist")
+        cmd += ["--auth-supernode-private-key", str(Path(auth_key).resolve())]
+    return cmd
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def write_app(folder: str | Path, run_config: Mapping[str, Any]) -> Path:
+    """The Flower app bundle source: a ``pyproject.toml`` naming otmix's ServerApp and ClientApp.
+
+    The code comes from the installed otmix on every machine; the bundle carries only
+    the run config (``[tool.flwr.app.config]``).
+    """
+    from .. import __version__
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "[build-system]", 'requires = ["hatchling"]', 'build-backend = "hatchling.build"', "",
+        "[project]", f'name = "{APP_NAME}"', f'version = "{__version__}"',
+        'description = "otmix federated clustering: agents hold one modality each; the server mixes codes"',
+        'license = "MIT"', "dependencies = []", "",
+        "[tool.flwr.app]", 'publisher = "otmix"', "",
+        "[tool.flwr.app.components]", 'serverapp = "otmix.federated.server_app:app"',
+        'clientapp = "otmix.federated.client_app:app"', "",
+        "[tool.flwr.app.config]",
+        *(f"{key} = {_toml_value(value)}" for key, value in run_config.items() if value is not None),
+    ]
+    (folder / "pyproject.toml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def write_connection(home: str | Path, name: str, address: str, root_certificates: str | Path | None) -> Path:
+    """``$FLWR_HOME/config.toml`` with one SuperLink connection for ``flwr run``."""
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    lines = ["[superlink]", f'default = "{name}"', "", f"[superlink.{name}]", f'address = "{address}"']
+    if root_certificates is None:
+        lines.append("insecure = true")
+    else:
+        lines.append(f'root-certificates = "{Path(root_certificates).resolve()}"')
+    path = home / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# -- processes ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Processes:
+    """Processes started for a deployment, each in its own session; :meth:`stop` ends every group.
+
+    Use as a context manager so that nothing outlives the block, even on errors.
+    """
+
+    logs: Path
+    env: dict[str, str]
+    started: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, cmd: Sequence[str]) -> subprocess.Popen:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (kept open for the child)
+        process = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=self.env, start_new_session=True)
+        log.close()
+        self.started[name] = process
+        return process
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal a process's whole group (SIGKILL: an agent that crashes)."""
+        process = self.started.get(name)
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=10)
+
+    def stop(self, grace: float = 5.0) -> None:
+        for process in self.started.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace
+        for process in self.started.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for process in self.started.values():  # the groups may hold children of exited leaders
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if process.poll() is None:
+                process.wait(timeout=10)
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def flwr_run(app: Path, connection: str, home: Path, timeout: float, log: Path | None = None) -> int:
+    """``flwr run APP CONNECTION --stream``; returns its exit code (the streamed log goes to ``log``, or to
+    this process's output)."""
+    cmd = [flower_command("flwr"), "run", str(app), connection, "--stream"]
+    out = open(log, "wb") if log is not None else None  # noqa: SIM115
+    try:
+        completed = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=flower_env(home),
+                                   timeout=timeout, stdin=subprocess.DEVNULL)
+    finally:
+        if out is not None:
+            out.close()
+    return completed.returncode
+
+
+def register_agent(public_key: Path, connection: str, home: Path) -> int:
+    """``flwr supernode register``: allow the agent holding the matching private key; returns its node id."""
+    import json
+
+    cmd = [flower_command("flwr"), "supernode", "register", str(public_key), connection, "--format", "json"]
+    completed = subprocess.run(cmd, capture_output=True, text=True, env=flower_env(home), timeout=120)
+    text = completed.stdout.strip()
+    try:
+        reply = json.loads(text[text.index("{"):])
+    except ValueError:
+        raise RuntimeError(f"flwr supernode register failed: {(text or completed.stderr).strip()[:200]}") from None
+    if not reply.get("success", False):
+        raise RuntimeError(f"flwr supernode register refused {public_key.name}: {reply.get('error-message', reply)}")
+    return int(reply.get("node-id", 0))
+
+
+def run_loopback(
+    Xs: Sequence[Any],
+    config: Any,
+    work: str | Path,
+    tls: bool = False,
+    timeout: float = 1800.0,
+    during: Any = None,
+    startup_timeout: float = 60.0,
+) -> dict:
+    """One SuperLink and one SuperNode per view as processes on 127.0.0.1, one ``flwr run``; every process stopped.
+
+    Parameters
+    ----------
+    Xs : list of arrays
+        View m is written to ``work/agent-m/view.npz``, the data of the agent for modality m.
+    config : FedConfig
+    work : folder
+        Data files, ``audit.jsonl``, ``result.json``, ``checkpoint.json`` and ``logs/``.
+    tls : bool
+        TLS with a fresh CA, and SuperNode authentication with every agent's key registered.
+    during : callable(Processes, Path, str), optional
+        Called in a thread with the processes, ``work`` and the SuperLink address once the
+        run is submitted (tests use it to kill an agent or to start an intruder).
+
+    Returns
+    -------
+    dict
+        The ServerApp's result (:func:`otmix.federated.server_app.run_server`), plus
+        ``"seconds_total"`` (wall time including process start-up).
+    """
+    import json
+    import threading
+
+    from .task import save_view
+
+    start = time.perf_counter()
+    work = Path(work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    home = work / "flwr-home"
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    certs = None
+    if tls:
+        from .security import make_agent_key, make_certificates
+
+        certs = work / "certs"
+        make_certificates(certs)
+    write_connection(home, "otmix", address, None if certs is None else certs / "ca.crt")
+    files = []
+    for m, X in enumerate(Xs):
+        folder = work / f"agent-{m}"
+        folder.mkdir(exist_ok=True)
+        save_view(folder / "view.npz", X)
+        files.append(folder / "view.npz")
+    result_path = work / "result.json"
+    result_path.unlink(missing_ok=True)
+    run_config = {key.replace("_", "-"): value for key, value in config.to_dict().items()}
+    run_config.update({"n-agents": len(Xs), "result": str(result_path), "audit": str(work / "audit.jsonl"),
+                       "checkpoint": str(work / "checkpoint.json"), "poll-interval": 0.2,
+                       "wait-for-agents": startup_timeout})
+    app = write_app(work / "app", run_config)
+    with Processes(work / "logs", flower_env(home)) as procs:
+        link = procs.start("superlink", superlink_command(port, "127.0.0.1", certs, auth=tls))
+        wait_for_port(address, startup_timeout, link, procs.log("superlink"))
+        for m, path in enumerate(files):
+            key = None
+            if tls:
+                key, public = make_agent_key(work / f"agent-{m}" / "agent.key")
+                register_agent(public, "otmix", home)
+            procs.start(f"agent-{m}", supernode_command(m, path, address, free_port(),
+                                                        None if certs is None else certs / "ca.crt", key,
+                                                        state=work / f"agent-{m}" / "state"))
+        watcher = None
+        if during is not None:
+            watcher = threading.Thread(target=during, args=(procs, work, address), daemon=True)
+            watcher.start()
+        code = flwr_run(app, "otmix", home, timeout, log=procs.log("flwr-run"))
+        if watcher is not None:
+            watcher.join(timeout=60)
+    if not result_path.exists():
+        tail = procs.log("flwr-run").read_text(errors="replace").strip().splitlines()[-3:]
+        raise RuntimeError(f"the federated run failed (flwr run exit code {code}): " + " | ".join(tail))
+    result = json.loads(result_path.read_text())
+    result["seconds_total"] = time.perf_counter() - start
+    return result

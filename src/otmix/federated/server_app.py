@@ -1,0 +1,353 @@
+"""The server as a Flower ``ServerApp`` with its own round loop (no FedAvg): it sees only latent codes.
+
+A run (DESIGN.md §4; the functions in :mod:`otmix.federated.task`):
+
+0. wait for ``n_agents`` nodes, ask each who it is (``query.encode`` with no batches), then
+   for the first codes (``query.encode``);
+1. per round: :func:`~otmix.federated.task.server_mix` of the codes in hand, one
+   ``train.fit`` per agent with its targets and gradients; the reply carries the agent's
+   metrics and its next codes (one exchange per round, S·E local steps);
+2. the last round's replies carry the codes of all rows; the server fuses and clusters them
+   and sends the centres (``evaluate.assign``: each agent keeps them and labels its own rows).
+
+Robustness: an agent that does not answer within ``reply_timeout`` (or answers with an
+error) is left out of that round and logged; a message asking it back is kept in flight
+and it rejoins the round after it answers. After every round the server state (round,
+history, random state) is written atomically to ``checkpoint``; a run started with the
+same checkpoint and model config resumes after the last finished round. Every array the
+server receives is recorded in the ``audit`` log (JSON lines).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.serverapp import Grid, ServerApp
+
+from ..atomic import write_json_atomic
+from .guard import AuditLog
+from .task import FedConfig, server_mix, server_readout, steps_per_round
+
+LOG = logging.getLogger("otmix.federated.server")
+
+
+@dataclass
+class ServerSettings:
+    """What a server run needs besides the model config.
+
+    Attributes
+    ----------
+    config : FedConfig
+    n_agents : int
+        Nodes to wait for before the first round (one per modality).
+    result : str, optional
+        Write the result (labels per modality, history) here as JSON.
+    audit : str, optional
+        Append one JSON line per received array here.
+    checkpoint : str, optional
+        Server state after every round; resume from it when it matches.
+    wait_for_agents : float
+        Seconds to wait for ``n_agents`` nodes to connect.
+    poll_interval : float
+        Seconds between two pulls of replies (Flower's own loop waits 3 s).
+    stop_after : int, optional
+        Stop after this round, checkpoint written (a planned interruption; resume later).
+    """
+
+    config: FedConfig
+    n_agents: int
+    result: str | None = None
+    audit: str | None = None
+    checkpoint: str | None = None
+    wait_for_agents: float = 300.0
+    poll_interval: float = 0.2
+    stop_after: int | None = None
+
+    @classmethod
+    def from_run_config(cls, run_config: dict[str, Any]) -> ServerSettings:
+        """From a Flower run config: FedConfig fields plus ``n-agents``, ``result``, ``audit``, ``checkpoint``,
+        ``wait-for-agents``, ``poll-interval``, ``stop-after`` (empty string or 0 = unset)."""
+        values = {str(k).replace("-", "_"): v for k, v in run_config.items()}
+        if "n_clusters" not in values or "n_agents" not in values:
+            raise ValueError("the run config needs n-clusters and n-agents")
+        kwargs: dict[str, Any] = {"config": FedConfig.from_dict(values), "n_agents": int(values["n_agents"])}
+        for f in fields(cls):
+            if f.name in ("config", "n_agents") or f.name not in values or values[f.name] in ("", None):
+                continue
+            kwargs[f.name] = {"float": float, "int | None": int}.get(str(f.type), str)(values[f.name])
+        if kwargs.get("stop_after") == 0:
+            kwargs["stop_after"] = None
+        return cls(**kwargs)
+
+
+@dataclass
+class _Member:
+    node: int
+    modality: int
+    n_rows: int
+    in_dim: int
+
+
+class _Rounds:
+    """Message plumbing of one run: push, pull with a short poll, requests kept in flight across rounds."""
+
+    def __init__(self, grid: Grid, settings: ServerSettings, audit: AuditLog | None) -> None:
+        self.grid, self.settings, self.audit = grid, settings, audit
+        self.in_flight: dict[str, tuple[int, str]] = {}  # message id -> (node, kind)
+
+    def message(self, node: int, kind: str, extra: dict[str, Any] | None = None,
+                arrays: dict[str, dict[str, np.ndarray]] | None = None) -> Message:
+        record = {**self.settings.config.to_dict(), **(extra or {})}
+        content = RecordDict({"config": ConfigRecord(record)})
+        for name, group in (arrays or {}).items():
+            content[name] = ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in group.items()})
+        return Message(content, dst_node_id=int(node), message_type=kind)
+
+    def push(self, messages: list[Message]) -> None:
+        for message in messages:
+            node, kind = message.metadata.dst_node_id, message.metadata.message_type
+            try:
+                (message_id,) = list(self.grid.push_messages([message]))
+            except Exception as exc:  # a node that left between listing and pushing
+                LOG.warning("could not send %s to node %d: %s", kind, node, str(exc).splitlines()[0])
+                continue
+            self.in_flight[message_id] = (node, kind)
+
+    def collect(self, wait_for: set[int], timeout: float) -> dict[int, Message]:
+        """Pull replies until every node in ``wait_for`` answered or ``timeout`` passed (other replies too)."""
+        replies: dict[int, Message] = {}
+        end = time.monotonic() + timeout
+        while True:
+            if self.in_flight:
+                for reply in self.grid.pull_messages(list(self.in_flight)):
+                    node, _ = self.in_flight.pop(reply.metadata.reply_to_message_id, (None, None))
+                    if node is not None:
+                        replies[node] = reply
+            if wait_for <= set(replies) or time.monotonic() >= end:
+                return replies
+            time.sleep(self.settings.poll_interval)
+
+    def pending(self, node: int) -> bool:
+        return any(n == node for n, _ in self.in_flight.values())
+
+    def record(self, round_: int, member_modality: int | None, reply: Message) -> int:
+        arrays = [(f"{name}/{key}", array.numpy())
+                  for name, record in reply.content.array_records.items() for key, array in record.items()]
+        if self.audit is None:
+            return int(sum(a.nbytes for _, a in arrays))
+        return self.audit.record(round_, reply.metadata.src_node_id, member_modality,
+                                 reply.metadata.message_type, arrays)
+
+
+def _info(reply: Message) -> tuple[int, int, int]:
+    info = reply.content.config_records["info"]
+    return int(info["modality"]), int(info["n_rows"]), int(info["in_dim"])
+
+
+def _codes(reply: Message) -> np.ndarray:
+    return reply.content.array_records["codes"]["codes"].numpy()
+
+
+def _error(reply: Message) -> str | None:
+    if reply.has_error():
+        return str(reply.error.reason).strip().splitlines()[-1] if reply.error.reason else f"code {reply.error.code}"
+    return None
+
+
+def _load_checkpoint(path: str | None, config: FedConfig, modalities: list[int]) -> dict[str, Any] | None:
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        state = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"checkpoint {path} is corrupt: {exc}") from None
+    if state.get("model_key") != json.loads(json.dumps(config.model_key())) or state.get("modalities") != modalities:
+        LOG.warning("checkpoint %s is for another run config or agent set; starting from round 1", path)
+        return None
+    return state
+
+
+def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], None] | None = None) -> dict:
+    """The whole server side of a federated clustering run; returns the result dict (also written to ``result``)."""
+    config = settings.config
+    config.validate()
+    start = time.perf_counter()
+    audit = AuditLog(settings.audit) if settings.audit else None
+    rounds = _Rounds(grid, settings, audit)
+
+    deadline = time.monotonic() + settings.wait_for_agents
+    while len(list(grid.get_node_ids())) < settings.n_agents:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(list(grid.get_node_ids()))} of {settings.n_agents} agents connected "
+                               f"within {settings.wait_for_agents:.0f} s")
+        time.sleep(settings.poll_interval)
+    nodes = sorted(grid.get_node_ids())
+    rounds.push([rounds.message(n, "query.encode", {"n_batches": 0}) for n in nodes])
+    members: dict[int, _Member] = {}
+    for node, reply in rounds.collect(set(nodes), config.reply_timeout).items():
+        if (error := _error(reply)) is not None:
+            LOG.warning("node %d failed to introduce itself: %s", node, error)
+            continue
+        modality, n_rows, in_dim = _info(reply)
+        if any(m.modality == modality for m in members.values()):
+            LOG.warning("node %d claims modality %d, which another node holds; ignored", node, modality)
+            continue
+        members[node] = _Member(node, modality, n_rows, in_dim)
+    if len(members) < settings.n_agents:
+        raise RuntimeError(f"only {len(members)} of {settings.n_agents} agents introduced themselves")
+    by_modality = sorted(members.values(), key=lambda m: m.modality)
+    modalities = [m.modality for m in by_modality]
+    LOG.info("agents: %s", ", ".join(f"modality {m.modality} (node {m.node}, {m.n_rows} rows, {m.in_dim} "
+                                     f"features)" for m in by_modality))
+    S = steps_per_round([m.n_rows for m in by_modality], config.batch_size)
+
+    rng = np.random.default_rng(config.random_state)
+    history: list[dict] = []
+    events: list[str] = []
+    first = 1
+    saved = _load_checkpoint(settings.checkpoint, config, modalities)
+    if saved is not None:
+        history, events, first = saved["history"], saved["events"], int(saved["round"]) + 1
+        rng.bit_generator.state = saved["rng"]
+        LOG.info("resuming from checkpoint %s after round %d", settings.checkpoint, first - 1)
+
+    def note(text: str) -> None:
+        LOG.warning(text)
+        events.append(text)
+
+    codes: dict[int, np.ndarray] = {}
+    unavailable: set[int] = set()
+    rounds.push([rounds.message(m.node, "query.encode", {"n_batches": S}) for m in by_modality])
+    for node, reply in rounds.collect(set(members), config.reply_timeout).items():
+        if (error := _error(reply)) is None:
+            rounds.record(first - 1, members[node].modality, reply)
+            codes[node] = _codes(reply)
+        else:
+            note(f"agent {members[node].modality} failed before round {first}: {error}")
+    for r in range(first, config.rounds + 1):
+        t_round = time.perf_counter()
+        live = [m for m in by_modality if m.node in codes]
+        if not live:
+            raise RuntimeError(f"no agent answered before round {r}; stopping")
+        mixed = server_mix([codes[m.node] for m in live], config, rng)
+        t_mixed = time.perf_counter()
+        last = r == config.rounds
+        messages = [rounds.message(m.node, "train.fit", {"local_epochs": config.local_epochs,
+                                                          "n_batches": 0 if last else S, "final": last},
+                                   {"mix": {"targets": mixed.targets[i], "grads": mixed.grads[i]}})
+                    for i, m in enumerate(live)]
+        sent = {str(m.modality): int(mixed.targets[i].nbytes + mixed.grads[i].nbytes) for i, m in enumerate(live)}
+        absent = [m for m in by_modality if m.node not in codes and not rounds.pending(m.node)]
+        if not last:
+            messages += [rounds.message(m.node, "query.encode", {"n_batches": S}) for m in absent]
+        rounds.push(messages)
+        replies = rounds.collect({m.node for m in live}, config.reply_timeout)
+        codes = {}
+        metrics, received, missing = {}, {}, []
+        for m in by_modality:
+            reply = replies.get(m.node)
+            if reply is None:
+                if m in live:
+                    missing.append(m.modality)
+                    note(f"agent {m.modality} (node {m.node}) did not answer round {r} within "
+                         f"{config.reply_timeout:.0f} s; continuing with the others")
+                continue
+            if (error := _error(reply)) is not None:
+                if m in live:
+                    missing.append(m.modality)
+                    note(f"agent {m.modality} (node {m.node}) failed in round {r}: {error}")
+                elif m.node not in unavailable:
+                    note(f"agent {m.modality} (node {m.node}) is unavailable: {error}")
+                unavailable.add(m.node)
+                continue
+            unavailable.discard(m.node)
+            received[str(m.modality)] = rounds.record(r, m.modality, reply)
+            is_train = reply.metadata.message_type.startswith("train")
+            if m not in live:
+                if last:
+                    continue  # a late answer: too late for the read-out
+                note(f"agent {m.modality} (node {m.node}) is back; it rejoins in round {r + 1}")
+            elif is_train:
+                metrics[str(m.modality)] = {k: float(v) for k, v in reply.content.metric_records["metrics"].items()}
+            if "codes" in reply.content.array_records:
+                codes[m.node] = _codes(reply)
+        entry = {"round": r, "agents": [m.modality for m in live], "missing": missing, "otm": mixed.otm,
+                 "clu": mixed.clu, "metrics": metrics, "bytes_sent": sent, "bytes_received": received,
+                 "seconds": time.perf_counter() - t_round, "seconds_mixing": t_mixed - t_round,
+                 "seconds_exchange": time.perf_counter() - t_mixed}
+        history.append(entry)
+        LOG.info("round %d/%d: %d agents, otm %.4f, clu %.4f, %.2f s (mixing %.2f s, exchange %.2f s)", r,
+                 config.rounds, len(live), mixed.otm, mixed.clu, entry["seconds"], entry["seconds_mixing"],
+                 entry["seconds_exchange"])
+        if on_round is not None:
+            on_round(entry)
+        if settings.checkpoint:
+            write_json_atomic(settings.checkpoint, {
+                "round": r, "history": history, "events": events, "rng": rng.bit_generator.state,
+                "model_key": config.model_key(), "modalities": modalities})
+        if settings.stop_after is not None and r >= settings.stop_after and not last:
+            LOG.info("stopping after round %d as asked (stop-after); resume with the same checkpoint", r)
+            result = {"stopped_after": r, "history": history, "events": events}
+            if settings.result:
+                write_json_atomic(settings.result, result)
+            return result
+
+    # read-out: the last round's replies carried every agent's codes of all its rows
+    final = [(m, codes[m.node]) for m in by_modality if m.node in codes]
+    for m in by_modality:
+        if m.node not in codes:
+            note(f"agent {m.modality} (node {m.node}) left out of the read-out: no answer in the last round")
+    if not final:
+        raise RuntimeError("no agent answered in the last round; nothing to read out")
+    fused = server_readout([Z for _, Z in final], config)
+    rounds.push([rounds.message(m.node, "evaluate.assign", arrays={"centers": {"centers": fused.centers}})
+                 for m, _ in final])
+    assigned = rounds.collect({m.node for m, _ in final}, config.reply_timeout)
+    for m, _ in final:
+        if m.node not in assigned or _error(assigned[m.node]) is not None:
+            note(f"agent {m.modality} did not confirm the cluster centres")
+    result = {
+        "modalities": modalities,
+        "labels": {str(m.modality): fused.labels[i].tolist() for i, (m, _) in enumerate(final)},
+        "labels_by_readout": {name: {str(m.modality): labels[i].tolist() for i, (m, _) in enumerate(final)}
+                              for name, labels in fused.labels_by_readout.items()},
+        "agents": {str(m.modality): {"node": m.node, "n_rows": m.n_rows, "in_dim": m.in_dim} for m in by_modality},
+        "in_readout": [m.modality for m, _ in final], "centers": fused.centers.tolist(),
+        "history": history, "events": events, "steps_per_round": S, "config": config.to_dict(),
+        "seconds": time.perf_counter() - start,
+    }
+    if settings.result:
+        write_json_atomic(settings.result, result)
+    return result
+
+
+def _ensure_log_handler() -> None:
+    if not LOG.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s otmix server: %(message)s"))
+        LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+
+
+def make_server_app(settings: ServerSettings | None = None) -> ServerApp:
+    """A ServerApp running :func:`run_server` with ``settings`` (default: read from the run config)."""
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Grid, context: Context) -> None:
+        _ensure_log_handler()
+        chosen = settings if settings is not None else ServerSettings.from_run_config(dict(context.run_config))
+        run_server(grid, chosen)
+
+    return app
+
+
+app = make_server_app()
