@@ -24,8 +24,6 @@ def _one_line(exc: BaseException) -> str:
 def _load(dataset: str | None, data: Path | None, preprocess: str | None):
     from .data import load_dataset, load_path
 
-    if (dataset is None) == (data is None):
-        fail("give exactly one of --dataset NAME or --data PATH")
     return load_dataset(dataset, preprocessing=preprocess) if dataset else load_path(data, preprocess or "zscore")
 
 
@@ -70,6 +68,8 @@ def simulate(
     """Flower simulation, one virtual SuperNode per modality; prints and saves scores like `otmix cluster`."""
     from .fed_job import run_federated
 
+    if (dataset is None) == (data is None):
+        fail("give exactly one of --dataset NAME or --data PATH")
     _check_outputs(json_out, None, "")
     for path in (audit, checkpoint):
         if path is not None and not path.parent.exists():

@@ -39,7 +39,7 @@ def view_file(tmp_path):
 def test_simulate_needs_exactly_one_source_and_known_data(tmp_path):
     one_line_error(runner.invoke(app, ["fed", "simulate"]), "exactly one of")
     one_line_error(runner.invoke(app, ["fed", "simulate", "--dataset", "nope"]), "nope")
-    one_line_error(runner.invoke(app, ["fed", "simulate", "--data", str(tmp_path / "none.npz")]), "does not exist")
+    one_line_error(runner.invoke(app, ["fed", "simulate", "--data", str(tmp_path / "none.npz")]), "none.npz")
     one_line_error(runner.invoke(app, ["fed", "simulate", "--dataset", "digits2", "--json",
                                        str(tmp_path / "no" / "out.json")]), "does not exist")
 
