@@ -234,7 +234,7 @@ def demo(
         folder = work if work is not None else Path(tmp)
 
         def runner(Xs, config):
-            return run_loopback(Xs, config, folder, tls=tls)
+            return run_loopback(Xs, config, folder, tls=tls, say=console.print)
 
         try:
             payload = run_federated(ds, runner, seeds=[0], overrides=_overrides(rounds, local_epochs, 120.0),

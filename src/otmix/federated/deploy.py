@@ -294,6 +294,7 @@ def run_loopback(
     timeout: float = 1800.0,
     during: Any = None,
     startup_timeout: float = 60.0,
+    say: Any = None,
 ) -> dict:
     """One SuperLink and one SuperNode per view as processes on 127.0.0.1, one ``flwr run``; every process stopped.
 
@@ -309,6 +310,8 @@ def run_loopback(
     during : callable(Processes, Path, str), optional
         Called in a thread with the processes, ``work`` and the SuperLink address once the
         run is submitted (tests use it to kill an agent or to start an intruder).
+    say : callable(str), optional
+        Progress messages (processes started, run submitted, where the logs are).
 
     Returns
     -------
@@ -322,6 +325,7 @@ def run_loopback(
     from .task import save_view
 
     start = time.perf_counter()
+    say = say or (lambda text: None)
     work = Path(work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     home = work / "flwr-home"
@@ -350,6 +354,7 @@ def run_loopback(
     with Processes(work / "logs", flower_env(home)) as procs:
         link = procs.start("superlink", superlink_command(port, "127.0.0.1", certs, auth=tls))
         wait_for_port(address, startup_timeout, link, procs.log("superlink"))
+        say(f"SuperLink listening at {address}{' (TLS, agent authentication)' if tls else ''}")
         for m, path in enumerate(files):
             key = None
             if tls:
@@ -358,10 +363,12 @@ def run_loopback(
             procs.start(f"agent-{m}", supernode_command(m, path, address, free_port(),
                                                         None if certs is None else certs / "ca.crt", key,
                                                         state=work / f"agent-{m}" / "state"))
+            say(f"agent {m} started (SuperNode, data {path})")
         watcher = None
         if during is not None:
             watcher = threading.Thread(target=during, args=(procs, work, address), daemon=True)
             watcher.start()
+        say(f"run submitted with flwr run; server log in {procs.log('flwr-run')}")
         code = flwr_run(app, "otmix", home, timeout, log=procs.log("flwr-run"))
         if watcher is not None:
             watcher.join(timeout=60)
