@@ -118,7 +118,7 @@ def _exec(cmd: list[str], home: Path | None = None) -> None:
 @fed_app.command()
 def superlink(
     port: int = typer.Option(9092, help="Port of the SuperLink's HTTP(S) API (agents and `otmix fed run`)."),
-    host: str = typer.Option("0.0.0.0", help="Address to listen on (127.0.0.1: this machine only)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface; needs TLS)."),
     certificates: Path | None = typer.Option(
         None, help="Folder with ca.crt, server.pem, server.key (see `otmix fed certificates`); none: insecure."),
     auth: bool = typer.Option(False, "--auth", help="Only registered agents may join (`flwr supernode register`)."),
@@ -128,6 +128,8 @@ def superlink(
     from .federated.deploy import superlink_command
 
     try:
+        if certificates is None and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"an insecure SuperLink may only listen on 127.0.0.1, not {host}; give --certificates")
         cmd = superlink_command(port, host, certificates, auth, database)
     except ERRORS as exc:
         fail(_one_line(exc))
@@ -160,9 +162,8 @@ def agent(
 
 def _run_config(config, n_agents: int, result: Path | None, audit: Path | None, checkpoint: Path | None) -> dict:
     values = {key.replace("_", "-"): value for key, value in config.to_dict().items()}
-    values.update({"n-agents": n_agents, "result": str(result.resolve()) if result else "",
-                   "audit": str(audit.resolve()) if audit else "",
-                   "checkpoint": str(checkpoint.resolve()) if checkpoint else "", "poll-interval": 0.2})
+    values.update({"n-agents": n_agents, "result": str(result) if result else "", "audit": str(audit) if audit else "",
+                   "checkpoint": str(checkpoint) if checkpoint else "", "poll-interval": 0.2})
     return values
 
 
@@ -176,8 +177,8 @@ def run_app(
     seed: int = typer.Option(0, help="Seed of the server's and the agents' randomness."),
     reply_timeout: float = typer.Option(600.0, "--reply-timeout", help="Seconds to wait for agents per round."),
     root_certificates: Path | None = typer.Option(None, "--root-certificates", help="CA certificate (TLS)."),
-    result: Path = typer.Option(Path("otmix-fed-result.json"), help="Result JSON, written by the ServerApp "
-                                "(a path on the SuperLink's machine)."),
+    result: Path = typer.Option(..., help="Result JSON, written by the ServerApp: an absolute path on the "
+                                "SuperLink's machine."),
     audit: Path | None = typer.Option(None, help="Audit log (JSON lines) on the SuperLink's machine."),
     checkpoint: Path | None = typer.Option(None, help="Server checkpoint on the SuperLink's machine."),
     timeout: float = typer.Option(7200.0, help="Give up after this many seconds."),
@@ -192,6 +193,10 @@ def run_app(
         config = FedConfig(n_clusters=clusters, rounds=rounds, local_epochs=local_epochs, random_state=seed,
                            reply_timeout=reply_timeout)
         config.validate()
+        for flag, path in (("--result", result), ("--audit", audit), ("--checkpoint", checkpoint)):
+            if path is not None and not path.is_absolute():
+                raise ValueError(f"{flag} must be an absolute path (the ServerApp writes it on the SuperLink's "
+                                 f"machine), got {path}")
         check_reachable(superlink_address)
         if root_certificates is not None and not root_certificates.is_file():
             raise FileNotFoundError(f"root certificate {root_certificates} does not exist")
@@ -202,10 +207,13 @@ def run_app(
         write_connection(Path(tmp) / "home", "otmix", superlink_address, root_certificates)
         console.print(f"submitting to {superlink_address}: {agents} agents, {rounds} rounds × {local_epochs} "
                       "local epochs")
-        code = flwr_run(app, "otmix", Path(tmp) / "home", timeout, log=None)
-    if code != 0:
-        fail(f"flwr run exited with code {code}")
-    console.print(f"finished; the ServerApp wrote {result} on the SuperLink's machine")
+        try:
+            outcome = flwr_run(app, "otmix", Path(tmp) / "home", timeout, log=None)
+        except (*ERRORS, ConnectionError) as exc:
+            fail(_one_line(exc))
+    if not outcome.ok:
+        fail(outcome.describe())
+    console.print(f"{outcome.describe()}; the ServerApp wrote {result} on the SuperLink's machine")
 
 
 @fed_app.command()
@@ -257,7 +265,10 @@ def certificates(
 
     if not out.parent.exists():
         fail(f"folder {out.parent} does not exist")
-    paths = make_certificates(out, host, days)
+    try:
+        paths = make_certificates(out, host, days)
+    except OSError as exc:
+        fail(_one_line(exc))
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
@@ -270,7 +281,10 @@ def keygen(out: Path = typer.Option(..., help="Private key file (the public key 
         fail(f"folder {out.parent} does not exist")
     if out.exists():
         fail(f"{out} exists; refusing to overwrite a key")
-    private, public = make_agent_key(out)
+    try:
+        private, public = make_agent_key(out)
+    except OSError as exc:
+        fail(_one_line(exc))
     console.print(f"wrote {private} (keep it on the agent) and {public} (register it on the SuperLink)")
 
 

@@ -63,9 +63,11 @@ def test_agent_reports_bad_data_and_an_unreachable_server(tmp_path, view_file):
 def test_run_and_superlink_refuse_bad_settings(tmp_path):
     require_flwr()
     address = f"127.0.0.1:{closed_port()}"
-    one_line_error(runner.invoke(app, ["fed", "run", "--superlink", address, "--agents", "2", "--clusters", "3"]),
-                   "cannot reach the SuperLink")
+    base = ["fed", "run", "--superlink", address, "--agents", "2", "--clusters", "3"]
+    one_line_error(runner.invoke(app, [*base, "--result", str(tmp_path / "r.json")]), "cannot reach the SuperLink")
+    one_line_error(runner.invoke(app, [*base, "--result", "r.json"]), "--result must be an absolute path")
     one_line_error(runner.invoke(app, ["fed", "superlink", "--auth"]), "needs TLS")
+    one_line_error(runner.invoke(app, ["fed", "superlink", "--host", "0.0.0.0"]), "insecure SuperLink")
     one_line_error(runner.invoke(app, ["fed", "superlink", "--certificates", str(tmp_path)]), "lacks ca.crt")
     assert list(tmp_path.iterdir()) == []
 

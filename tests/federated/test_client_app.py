@@ -42,7 +42,7 @@ def test_encode_then_fit_then_assign(views):
     app = make_client_app(views)
     ctx = context({"partition-id": 1, "num-partitions": 2})
     intro = app(message("query.encode", {"n_batches": 0}), ctx)
-    assert dict(intro.content.config_records["info"]) == {"modality": 1, "n_rows": 75, "in_dim": 4}
+    assert dict(intro.content.config_records["info"]) == {"modality": 1, "n_rows": 75, "in_dim": 4, "rounds_trained": 0}
     assert arrays_of(intro) == {}  # introducing carries no array
 
     reply = app(message("query.encode", {"n_batches": 3}), ctx)

@@ -26,7 +26,14 @@ def small(rounds, timeout=120.0):
 
 
 def audit(work):
-    return [json.loads(line) for line in (work / "audit.jsonl").read_text().splitlines()]
+    """The audit log's complete lines (it may be half-written while the run goes on)."""
+    entries = []
+    for line in (work / "audit.jsonl").read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return entries
 
 
 def all_stopped(procs) -> bool:
@@ -45,8 +52,10 @@ def test_loopback_deployment_runs_and_audits_only_codes(views, tmp_path):
     assert [len(result["labels"][k]) for k in ("0", "1")] == [90, 75]
     assert [h["round"] for h in result["history"]] == [1, 2] and result["events"] == []
     entries = audit(tmp_path)
-    assert {e["key"] for e in entries} == {"codes/codes"} and {e["dtype"] for e in entries} == {"float32"}
-    assert all(e["shape"][-1] == 3 for e in entries)
+    arrays = [e for e in entries if e["record"] == "array"]
+    assert {e["key"] for e in arrays} == {"codes/codes"} and {e["dtype"] for e in arrays} == {"float32"}
+    assert all(e["shape"][-1] == 3 for e in arrays)
+    assert {e["key"] for e in entries if e["record"] != "array"} >= {"info/modality", "metrics/rec"}
     assert all_stopped(seen["procs"])  # nothing outlives the deployment
     assert json.loads((tmp_path / "checkpoint.json").read_text())["round"] == 2
 
@@ -70,7 +79,7 @@ def test_tls_deployment_with_agent_authentication_refuses_an_unregistered_agent(
     result = run_loopback(views[:2], small(rounds=1), tmp_path, tls=True, during=intruder)
     assert result["in_readout"] == [0, 1] and result["events"] == []
     assert outcome["code"] not in (None, 0), "an unregistered agent must be refused"
-    assert "Failed to activate" in outcome["log"] or "2004" in outcome["log"]
+    assert "Failed to activate SuperNode" in outcome["log"], outcome["log"][-500:]
     # the registered agents joined with their keys over TLS (the SuperLink refuses anything else)
     assert (tmp_path / "agent-1" / "agent.key").exists()
     assert "insecure" not in (tmp_path / "flwr-home" / "config.toml").read_text()
@@ -85,7 +94,7 @@ def test_a_killed_agent_is_dropped_and_the_run_finishes_with_the_others(views, t
             if (work / "audit.jsonl").exists() and any(e["round"] >= 1 for e in audit(work)):
                 procs.kill("agent-2", signal.SIGKILL)
                 return
-            time.sleep(0.5)
+            time.sleep(0.1)
 
     result = run_loopback(views, small(rounds=3, timeout=20.0), tmp_path, during=kill_third_agent_after_round_one)
     assert result["in_readout"] == [0, 1]

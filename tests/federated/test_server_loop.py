@@ -104,3 +104,40 @@ def test_too_few_agents_is_a_clear_error():
     with pytest.raises(TimeoutError, match="only 2 of 3 agents connected"):
         run_server(grid, ServerSettings(FedConfig(n_clusters=3), n_agents=3, wait_for_agents=0.3,
                                         poll_interval=0.05))
+
+
+def small_config(rounds):
+    return FedConfig(n_clusters=3, rounds=rounds, local_epochs=1, batch_size=32, latent_dim=3, hidden_dim=16,
+                     random_state=0, reply_timeout=5.0)
+
+
+def test_resume_notes_agents_without_state_and_a_finished_checkpoint_is_refused(tmp_path):
+    from otmix.federated.client_app import make_client_app
+    from otmix.federated.server_app import ServerSettings, run_server
+
+    Xs, _ = make_blob_views()
+    checkpoint = str(tmp_path / "server.json")
+    stopped = run_server(ScriptedGrid(make_client_app(Xs), 2, lambda *a: 0.0),
+                         ServerSettings(small_config(2), n_agents=2, checkpoint=checkpoint, poll_interval=0.05,
+                                        stop_after=1))
+    assert stopped["stopped_after"] == 1
+    # the agents lost their state (a new context, no state folder): the server resumes and says so
+    resumed = run_server(ScriptedGrid(make_client_app(Xs), 2, lambda *a: 0.0),
+                         ServerSettings(small_config(2), n_agents=2, checkpoint=checkpoint, poll_interval=0.05))
+    assert [h["round"] for h in resumed["history"]] == [1, 2]
+    assert sum("holds 0 trained rounds of this run, the checkpoint 1" in e for e in resumed["events"]) == 2
+    with pytest.raises(ValueError, match="already holds all 2 rounds"):
+        run_server(ScriptedGrid(make_client_app(Xs), 2, lambda *a: 0.0),
+                   ServerSettings(small_config(2), n_agents=2, checkpoint=checkpoint, poll_interval=0.05))
+
+
+def test_a_new_run_does_not_continue_from_an_old_runs_agent_state(tmp_path):
+    from otmix.federated.client_app import make_client_app
+    from otmix.federated.server_app import ServerSettings, run_server
+    from otmix.federated.task import Agent
+
+    Xs, _ = make_blob_views()
+    for _ in range(2):  # two separate runs sharing the agents' state folder
+        run_server(ScriptedGrid(make_client_app(Xs, state_dir=str(tmp_path)), 2, lambda *a: 0.0),
+                   ServerSettings(small_config(2), n_agents=2, poll_interval=0.05))
+    assert Agent.from_bytes((tmp_path / "agent-0.pt").read_bytes()).rounds_trained == 2  # not 4

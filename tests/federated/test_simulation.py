@@ -37,7 +37,9 @@ def test_simulation_runs_scores_and_audits_only_codes(sim_setup, tmp_path):
     assert result["labels"] == reference["labels"]
     assert result["history"][1]["otm"] == pytest.approx(reference["history"][1]["otm"], rel=1e-6)
 
-    entries = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    everything = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    entries = [e for e in everything if e["record"] == "array"]
+    assert {e["record"] for e in everything} == {"array", "config", "metric"}
     assert len(entries) == 2 * 3  # first codes + one reply per round, per agent
     assert {e["key"] for e in entries} == {"codes/codes"}
     assert {e["dtype"] for e in entries} == {"float32"}
@@ -64,7 +66,8 @@ def test_stopped_simulation_resumes_from_its_checkpoint(sim_setup, tmp_path):
 
     resumed = simulate(Xs, replace(settings, stop_after=None), state_dir=str(tmp_path / "agents"))
     assert [h["round"] for h in resumed["history"]] == [1, 2, 3]
-    assert resumed["history"][0] == first["history"][0]  # round 1 is not run again
+    assert resumed["run_key"] == json.loads((tmp_path / "server.json").read_text())["run_key"]
+    assert resumed["events"] == []  # every agent held exactly the checkpoint's rounds
     from otmix.federated.task import Agent
 
     agent = Agent.from_bytes((tmp_path / "agents" / "agent-0.pt").read_bytes())

@@ -60,12 +60,13 @@ class _Site:
         self.state_file = None if folder in (None, "") else Path(str(folder)) / f"agent-{self.modality}.pt"
         self.context = context
 
-    def info(self) -> ConfigRecord:
+    def info(self, agent: Agent | None = None) -> ConfigRecord:
         return ConfigRecord({"modality": self.modality, "n_rows": int(self.X.shape[0]),
-                             "in_dim": int(self.X.shape[1])})
+                             "in_dim": int(self.X.shape[1]),
+                             "rounds_trained": 0 if agent is None else agent.rounds_trained})
 
-    def load(self, config: FedConfig) -> Agent:
-        """The agent's saved state when it was made for this config, else a new agent."""
+    def load(self, config: FedConfig, run_key: str = "") -> Agent:
+        """The agent's saved state when it belongs to this run and model config, else a new agent."""
         blob = None
         if STATE_KEY in self.context.state.config_records:
             blob = self.context.state.config_records[STATE_KEY]["blob"]
@@ -73,11 +74,14 @@ class _Site:
             blob = self.state_file.read_bytes()
         if blob is not None:
             agent = Agent.from_bytes(blob)
-            if agent.config.model_key() == config.model_key() and agent.in_dim == self.X.shape[1]:
+            same_model = agent.config.model_key() == config.model_key() and agent.in_dim == self.X.shape[1]
+            if same_model and agent.run_key == run_key:
                 agent.config = config
                 return agent
-            LOG.info("agent %d: saved state is for another run config; starting afresh", self.modality)
-        return Agent(self.X.shape[1], self.modality, config)
+            LOG.info("agent %d: saved state belongs to another run or model; starting afresh", self.modality)
+        agent = Agent(self.X.shape[1], self.modality, config)
+        agent.run_key = run_key
+        return agent
 
     def save(self, agent: Agent) -> None:
         blob = agent.to_bytes()
@@ -88,9 +92,9 @@ class _Site:
                 Path(tmp).write_bytes(blob)
 
 
-def _config(message: Message) -> tuple[FedConfig, dict]:
+def _config(message: Message) -> tuple[FedConfig, dict, str]:
     record = dict(message.content.config_records["config"])
-    return FedConfig.from_dict(record), record
+    return FedConfig.from_dict(record), record, str(record.get("run_key", ""))
 
 
 def _arrays(**arrays: np.ndarray) -> ArrayRecord:
@@ -110,6 +114,10 @@ def egress_guard_mod(views: Sequence[np.ndarray] | None = None, state_dir: str |
             guard = EgressGuard(_Site(context, views, state_dir).X)
             for name, record in reply.content.array_records.items():
                 guard.check({f"{name}/{key}": array.numpy() for key, array in record.items()})
+            for attribute in ("config_records", "metric_records"):
+                for name, record in getattr(reply.content, attribute).items():
+                    guard.check({f"{name}/{key}": value for key, value in record.items()
+                                 if isinstance(value, list)})
         return reply
 
     return egress_guard
@@ -132,23 +140,21 @@ def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | 
     @app.query("encode", mods=[egress_guard])
     def encode(message: Message, context: Context) -> Message:
         site = _Site(context, views, state_dir)
-        config, record = _config(message)
-        content = RecordDict({"info": site.info()})
+        config, record, run_key = _config(message)
+        agent = site.load(config, run_key)
         n_batches = int(record.get("n_batches", 0))
-        if n_batches > 0:
-            agent = site.load(config)
-            content["codes"] = _arrays(codes=agent.encode(site.X, n_batches))
-            site.save(agent)
-        return Message(content, reply_to=message)
+        arrays = {"codes": _arrays(codes=agent.encode(site.X, n_batches))} if n_batches > 0 else {}
+        site.save(agent)
+        return Message(RecordDict({"info": site.info(agent), **arrays}), reply_to=message)
 
     @app.train("fit", mods=[egress_guard])
     def fit(message: Message, context: Context) -> Message:
         site = _Site(context, views, state_dir)
-        config, record = _config(message)
-        agent = site.load(config)
+        config, record, run_key = _config(message)
+        agent = site.load(config, run_key)
         mix = message.content.array_records["mix"]
         metrics = agent.train(site.X, mix["targets"].numpy(), mix["grads"].numpy(), int(record["local_epochs"]))
-        content = RecordDict({"info": site.info(), "metrics": MetricRecord(metrics)})
+        content = RecordDict({"info": site.info(agent), "metrics": MetricRecord(metrics)})
         n_batches = int(record.get("n_batches", 0))
         if bool(record.get("final", False)):
             content["codes"] = _arrays(codes=agent.codes(site.X))
@@ -160,12 +166,12 @@ def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | 
     @app.evaluate("assign", mods=[egress_guard])
     def assign(message: Message, context: Context) -> Message:
         site = _Site(context, views, state_dir)
-        config, _ = _config(message)
-        agent = site.load(config)
+        config, _, run_key = _config(message)
+        agent = site.load(config, run_key)
         labels = agent.assign(site.X, message.content.array_records["centers"]["centers"].numpy())
         sizes = np.bincount(labels, minlength=config.n_clusters).tolist()
         site.save(agent)
-        return Message(RecordDict({"info": site.info(), "metrics": MetricRecord({"cluster_sizes": sizes})}),
+        return Message(RecordDict({"info": site.info(agent), "metrics": MetricRecord({"cluster_sizes": sizes})}),
                        reply_to=message)
 
     return app

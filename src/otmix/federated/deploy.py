@@ -256,18 +256,78 @@ class Processes:
         self.stop()
 
 
-def flwr_run(app: Path, connection: str, home: Path, timeout: float, log: Path | None = None) -> int:
-    """``flwr run APP CONNECTION --stream``; returns its exit code (the streamed log goes to ``log``, or to
-    this process's output)."""
-    cmd = [flower_command("flwr"), "run", str(app), connection, "--stream"]
-    out = open(log, "wb") if log is not None else None  # noqa: SIM115
+@dataclass
+class RunOutcome:
+    """How a ``flwr run`` ended: the CLI's exit code, the run id and the SuperLink's final status."""
+
+    code: int
+    run_id: str | None
+    status: str | None
+    details: str
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0 and self.status == "finished:completed"
+
+    def describe(self) -> str:
+        if self.run_id is None:
+            return f"flwr run could not start the run (exit code {self.code})"
+        return f"run {self.run_id} ended as {self.status or 'unknown'}" + (f": {self.details}" if self.details else "")
+
+
+def run_status(run_id: str, connection: str, home: Path) -> tuple[str | None, str]:
+    """``flwr ls CONNECTION --run-id ID --format json`` → (status such as "finished:completed", details)."""
+    import json
+
+    cmd = [flower_command("flwr"), "ls", connection, "--run-id", str(run_id), "--format", "json"]
+    completed = subprocess.run(cmd, capture_output=True, text=True, env=flower_env(home), timeout=120)
+    text = completed.stdout
     try:
-        completed = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=flower_env(home),
-                                   timeout=timeout, stdin=subprocess.DEVNULL)
-    finally:
-        if out is not None:
-            out.close()
-    return completed.returncode
+        runs = json.loads(text[text.index("{"):]).get("runs", [])
+    except ValueError:
+        return None, (text or completed.stderr).strip()[:200]
+    if not runs:
+        return None, "the SuperLink does not know the run"
+    return runs[0].get("status"), str(runs[0].get("status-details") or "")
+
+
+def flwr_run(app: Path, connection: str, home: Path, timeout: float, log: Path | None = None) -> RunOutcome:
+    """``flwr run APP CONNECTION --stream``, then the run's final status from the SuperLink.
+
+    ``flwr run --stream`` exits 0 when the log stream ends, whether the ServerApp succeeded
+    or not; the status (``finished:completed`` / ``finished:failed`` ...) says. The streamed
+    log goes to ``log``, or to this process's output.
+    """
+    import re
+
+    cmd = [flower_command("flwr"), "run", str(app), connection, "--stream"]
+    lines: list[str] = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=flower_env(home),
+                          stdin=subprocess.DEVNULL, text=True, errors="replace") as process:
+        out = open(log, "w") if log is not None else None  # noqa: SIM115
+        deadline = time.monotonic() + timeout
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                if out is not None:
+                    out.write(line)
+                    out.flush()
+                else:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                if time.monotonic() > deadline:
+                    process.kill()
+                    raise TimeoutError(f"flwr run did not finish within {timeout:.0f} s")
+            code = process.wait()
+        finally:
+            if out is not None:
+                out.close()
+    found = re.search(r"Successfully started run (\d+)", "".join(lines))
+    if found is None:
+        return RunOutcome(code, None, None, "".join(lines[-3:]).strip())
+    status, details = run_status(found.group(1), connection, home)
+    return RunOutcome(code, found.group(1), status, details)
 
 
 def register_agent(public_key: Path, connection: str, home: Path) -> int:
@@ -345,7 +405,8 @@ def run_loopback(
         save_view(folder / "view.npz", X)
         files.append(folder / "view.npz")
     result_path = work / "result.json"
-    result_path.unlink(missing_ok=True)
+    for stale in (result_path, work / "checkpoint.json"):  # a loopback run always starts afresh
+        stale.unlink(missing_ok=True)
     run_config = {key.replace("_", "-"): value for key, value in config.to_dict().items()}
     run_config.update({"n-agents": len(Xs), "result": str(result_path), "audit": str(work / "audit.jsonl"),
                        "checkpoint": str(work / "checkpoint.json"), "poll-interval": 0.2,
@@ -369,12 +430,11 @@ def run_loopback(
             watcher = threading.Thread(target=during, args=(procs, work, address), daemon=True)
             watcher.start()
         say(f"run submitted with flwr run; server log in {procs.log('flwr-run')}")
-        code = flwr_run(app, "otmix", home, timeout, log=procs.log("flwr-run"))
+        outcome = flwr_run(app, "otmix", home, timeout, log=procs.log("flwr-run"))
         if watcher is not None:
             watcher.join(timeout=60)
-    if not result_path.exists():
-        tail = procs.log("flwr-run").read_text(errors="replace").strip().splitlines()[-3:]
-        raise RuntimeError(f"the federated run failed (flwr run exit code {code}): " + " | ".join(tail))
+    if not outcome.ok or not result_path.exists():
+        raise RuntimeError(f"the federated run failed: {outcome.describe()} (log: {procs.log('flwr-run')})")
     result = json.loads(result_path.read_text())
     result["seconds_total"] = time.perf_counter() - start
     return result

@@ -31,7 +31,15 @@ def _row_keys(M: np.ndarray) -> set[bytes]:
 
 
 class EgressGuard:
-    """Refuse replies that carry the raw view ``X`` (whole, transposed, or any row or column).
+    """Refuse replies that carry exact copies of the raw view ``X``.
+
+    Caught: X whole (any shape it is reshaped to, or transposed), and any full row or
+    full column of it, anywhere in an array (as a row of the array's last axis). All
+    comparisons are made in float32 on both sides, so a float32 copy, a float64 copy of
+    float32-rounded data, or an integer copy of integer data are caught alike. Not
+    caught, by design of an exact check: transformed data (scaled, negated, permuted
+    columns, partial rows or columns) — the guard stops accidents and naive leaks, it
+    is not a privacy proof.
 
     Parameters
     ----------
@@ -51,44 +59,43 @@ class EgressGuard:
     """
 
     def __init__(self, X: np.ndarray) -> None:
-        self.X = np.asarray(X)
-        if self.X.ndim != 2:
-            raise ValueError(f"the guard needs the raw view as a 2-D array, got shape {self.X.shape}")
-        self._keys: dict[tuple[np.dtype, int], set[bytes]] = {}
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"the guard needs the raw view as a 2-D array, got shape {X.shape}")
+        self.X = X.astype(np.float32)
+        self._keys: dict[int, set[bytes]] = {}
 
-    def _lines(self, dtype: np.dtype, width: int) -> set[bytes]:
-        """Byte keys of X's rows (width D) and columns (width N) in ``dtype``."""
-        if (dtype, width) not in self._keys:
+    def _lines(self, width: int) -> set[bytes]:
+        """Byte keys (float32) of X's rows (width D) and columns (width N)."""
+        if width not in self._keys:
             keys: set[bytes] = set()
-            cast = self.X.astype(dtype, copy=False)
-            if width == cast.shape[1]:
-                keys |= _row_keys(cast)
-            if width == cast.shape[0]:
-                keys |= _row_keys(cast.T)
-            self._keys[(dtype, width)] = keys
-        return self._keys[(dtype, width)]
+            if width == self.X.shape[1]:
+                keys |= _row_keys(self.X)
+            if width == self.X.shape[0]:
+                keys |= _row_keys(self.X.T)
+            self._keys[width] = keys
+        return self._keys[width]
 
     def check_array(self, key: str, array: Any) -> None:
-        """Raise :class:`EgressViolation` if ``array`` carries raw data; numbers of other kinds pass."""
+        """Raise :class:`EgressViolation` if ``array`` carries raw data; values that are not numbers pass."""
         a = np.asarray(array)
-        if a.dtype.kind not in "fiu" or a.size == 0:
+        if a.dtype.kind not in "fiub" or a.ndim == 0 or a.size == 0:
             return
         what = f"reply array {key!r} (shape {a.shape}, {a.dtype})"
-        cast = self.X.astype(a.dtype, copy=False)
-        if a.shape == cast.shape and np.array_equal(a, cast):
-            raise EgressViolation(f"{what} equals the raw data")
-        if a.shape == cast.T.shape and np.array_equal(a, cast.T):
-            raise EgressViolation(f"{what} equals the transposed raw data")
-        if a.ndim == 0:
-            return
+        flat = a.astype(np.float32).ravel()
+        if flat.size == self.X.size:
+            if np.array_equal(flat, self.X.ravel()):
+                raise EgressViolation(f"{what} equals the raw data")
+            if np.array_equal(flat, self.X.T.ravel()):
+                raise EgressViolation(f"{what} equals the transposed raw data")
         width = a.shape[-1]
-        keys = self._lines(a.dtype, width)
-        if keys and any(np.ascontiguousarray(row).tobytes() in keys for row in a.reshape(-1, width)):
+        keys = self._lines(width)
+        if keys and any(row.tobytes() in keys for row in np.ascontiguousarray(flat.reshape(-1, width))):
             kind = "rows" if width == self.X.shape[1] else "columns"
             raise EgressViolation(f"{what} carries {kind} of the raw data")
 
     def check(self, arrays: Mapping[str, Any]) -> None:
-        """Check every array of a reply; logs and raises on the first violation."""
+        """Check every value of a reply (arrays, lists of numbers); logs and raises on the first violation."""
         for key, array in arrays.items():
             try:
                 self.check_array(key, array)
@@ -100,9 +107,9 @@ class EgressGuard:
 class AuditLog:
     """Append-only JSON-lines record of every array the server received.
 
-    One line per array: ``{"time", "round", "node", "modality", "message", "key", "shape",
-    "dtype", "bytes"}``. Each line is written and flushed on its own, so a stopped run
-    leaves a readable log.
+    One line per received value: ``{"time", "round", "node", "modality", "message", "record"
+    ("array", "config" or "metric"), "key", "shape", "dtype", "bytes"}``. Each line is written
+    and flushed on its own, so a stopped run leaves a readable log.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -110,17 +117,18 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def record(self, round_: int, node: int, modality: int | None, message: str,
-               arrays: Iterable[tuple[str, np.ndarray]]) -> int:
-        """Log the arrays of one reply; returns their total size in bytes."""
+               values: Iterable[tuple[str, Any]], record: str = "array") -> int:
+        """Log the values of one reply (``record``: "array", "config" or "metric"); returns their size in bytes."""
         total = 0
         with self.path.open("a", encoding="utf-8") as handle:
-            for key, array in arrays:
-                a = np.asarray(array)
+            for key, value in values:
+                a = np.asarray(value)
                 total += a.nbytes
                 handle.write(json.dumps({
                     "time": round(time.time(), 3), "round": int(round_), "node": int(node),
-                    "modality": None if modality is None else int(modality), "message": message, "key": key,
-                    "shape": list(a.shape), "dtype": str(a.dtype), "bytes": int(a.nbytes),
+                    "modality": None if modality is None else int(modality), "message": message,
+                    "record": record, "key": key, "shape": list(a.shape), "dtype": str(a.dtype),
+                    "bytes": int(a.nbytes),
                 }) + "\n")
         return total
 

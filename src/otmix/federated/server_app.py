@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -97,21 +98,27 @@ class _Member:
 
 
 class _Rounds:
-    """Message plumbing of one run: push, pull with a short poll, requests kept in flight across rounds."""
+    """Message plumbing of one run: push, pull with a short poll, requests kept in flight across rounds.
 
-    def __init__(self, grid: Grid, settings: ServerSettings, audit: AuditLog | None) -> None:
-        self.grid, self.settings, self.audit = grid, settings, audit
-        self.in_flight: dict[str, tuple[int, str]] = {}  # message id -> (node, kind)
+    A request older than ``2 × reply_timeout`` is forgotten (Flower keeps undelivered
+    messages for hours), so an agent that crashed and came back is asked again.
+    """
+
+    def __init__(self, grid: Grid, settings: ServerSettings, audit: AuditLog | None, run_key: str) -> None:
+        self.grid, self.settings, self.audit, self.run_key = grid, settings, audit, run_key
+        self.in_flight: dict[str, tuple[int, str, float]] = {}  # message id -> (node, kind, pushed at)
 
     def message(self, node: int, kind: str, extra: dict[str, Any] | None = None,
                 arrays: dict[str, dict[str, np.ndarray]] | None = None) -> Message:
-        record = {**self.settings.config.to_dict(), **(extra or {})}
+        record = {**self.settings.config.to_dict(), "run_key": self.run_key, **(extra or {})}
         content = RecordDict({"config": ConfigRecord(record)})
         for name, group in (arrays or {}).items():
             content[name] = ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in group.items()})
         return Message(content, dst_node_id=int(node), message_type=kind)
 
-    def push(self, messages: list[Message]) -> None:
+    def push(self, messages: list[Message]) -> set[int]:
+        """Send every message on its own; returns the nodes reached (a failed push is logged)."""
+        reached = set()
         for message in messages:
             node, kind = message.metadata.dst_node_id, message.metadata.message_type
             try:
@@ -119,7 +126,9 @@ class _Rounds:
             except Exception as exc:  # a node that left between listing and pushing
                 LOG.warning("could not send %s to node %d: %s", kind, node, str(exc).splitlines()[0])
                 continue
-            self.in_flight[message_id] = (node, kind)
+            self.in_flight[message_id] = (node, kind, time.monotonic())
+            reached.add(node)
+        return reached
 
     def collect(self, wait_for: set[int], timeout: float) -> dict[int, Message]:
         """Pull replies until every node in ``wait_for`` answered or ``timeout`` passed (other replies too)."""
@@ -128,7 +137,7 @@ class _Rounds:
         while True:
             if self.in_flight:
                 for reply in self.grid.pull_messages(list(self.in_flight)):
-                    node, _ = self.in_flight.pop(reply.metadata.reply_to_message_id, (None, None))
+                    node, _, _ = self.in_flight.pop(reply.metadata.reply_to_message_id, (None, None, None))
                     if node is not None:
                         replies[node] = reply
             if wait_for <= set(replies) or time.monotonic() >= end:
@@ -136,20 +145,31 @@ class _Rounds:
             time.sleep(self.settings.poll_interval)
 
     def pending(self, node: int) -> bool:
-        return any(n == node for n, _ in self.in_flight.values())
+        """Whether a request to ``node`` is still in flight (requests older than 2 × reply_timeout expire)."""
+        oldest = time.monotonic() - 2 * self.settings.config.reply_timeout
+        for key, (_, _, at) in list(self.in_flight.items()):
+            if at < oldest:
+                del self.in_flight[key]
+        return any(n == node for n, _, _ in self.in_flight.values())
 
-    def record(self, round_: int, member_modality: int | None, reply: Message) -> int:
+    def record(self, round_: int, modality: int | None, reply: Message) -> int:
+        """Audit everything in a reply (arrays with shape and dtype, config and metric values by type);
+        returns the bytes of its arrays."""
         arrays = [(f"{name}/{key}", array.numpy())
                   for name, record in reply.content.array_records.items() for key, array in record.items()]
-        if self.audit is None:
-            return int(sum(a.nbytes for _, a in arrays))
-        return self.audit.record(round_, reply.metadata.src_node_id, member_modality,
-                                 reply.metadata.message_type, arrays)
+        if self.audit is not None:
+            node, kind = reply.metadata.src_node_id, reply.metadata.message_type
+            self.audit.record(round_, node, modality, kind, arrays)
+            for record_kind, attribute in (("config", "config_records"), ("metric", "metric_records")):
+                values = [(f"{name}/{key}", value) for name, record in getattr(reply.content, attribute).items()
+                          for key, value in record.items()]
+                self.audit.record(round_, node, modality, kind, values, record=record_kind)
+        return int(sum(a.nbytes for _, a in arrays))
 
 
-def _info(reply: Message) -> tuple[int, int, int]:
+def _info(reply: Message) -> tuple[int, int, int, int]:
     info = reply.content.config_records["info"]
-    return int(info["modality"]), int(info["n_rows"]), int(info["in_dim"])
+    return int(info["modality"]), int(info["n_rows"]), int(info["in_dim"]), int(info.get("rounds_trained", 0))
 
 
 def _codes(reply: Message) -> np.ndarray:
@@ -162,16 +182,23 @@ def _error(reply: Message) -> str | None:
     return None
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.3g} s"
+
+
 def _load_checkpoint(path: str | None, config: FedConfig, modalities: list[int]) -> dict[str, Any] | None:
     if path is None or not Path(path).exists():
         return None
     try:
         state = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"checkpoint {path} is corrupt: {exc}") from None
+        raise ValueError(f"checkpoint {path} is corrupt: {str(exc).splitlines()[0]}") from None
     if state.get("model_key") != json.loads(json.dumps(config.model_key())) or state.get("modalities") != modalities:
         LOG.warning("checkpoint %s is for another run config or agent set; starting from round 1", path)
         return None
+    if int(state["round"]) >= config.rounds:
+        raise ValueError(f"checkpoint {path} already holds all {state['round']} rounds; give more rounds to "
+                         "continue, or remove it to start afresh")
     return state
 
 
@@ -181,7 +208,6 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     config.validate()
     start = time.perf_counter()
     audit = AuditLog(settings.audit) if settings.audit else None
-    rounds = _Rounds(grid, settings, audit)
 
     deadline = time.monotonic() + settings.wait_for_agents
     while len(list(grid.get_node_ids())) < settings.n_agents:
@@ -189,18 +215,31 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
             raise TimeoutError(f"only {len(list(grid.get_node_ids()))} of {settings.n_agents} agents connected "
                                f"within {settings.wait_for_agents:.0f} s")
         time.sleep(settings.poll_interval)
+
+    # the run key ties agents' saved state to this run (and to its checkpoint, when it resumes)
+    run_key = uuid.uuid4().hex
+    if settings.checkpoint and Path(settings.checkpoint).exists():
+        try:
+            run_key = json.loads(Path(settings.checkpoint).read_text()).get("run_key", run_key)
+        except (OSError, json.JSONDecodeError):
+            pass  # reported by _load_checkpoint below
+    rounds = _Rounds(grid, settings, audit, run_key)
     nodes = sorted(grid.get_node_ids())
-    rounds.push([rounds.message(n, "query.encode", {"n_batches": 0}) for n in nodes])
+    reached = rounds.push([rounds.message(n, "query.encode", {"n_batches": 0}) for n in nodes])
     members: dict[int, _Member] = {}
-    for node, reply in rounds.collect(set(nodes), config.reply_timeout).items():
+    trained: dict[int, int] = {}
+    ignored: set[int] = set()
+    for node, reply in rounds.collect(reached, config.reply_timeout).items():
         if (error := _error(reply)) is not None:
             LOG.warning("node %d failed to introduce itself: %s", node, error)
             continue
-        modality, n_rows, in_dim = _info(reply)
+        modality, n_rows, in_dim, rounds_trained = _info(reply)
         if any(m.modality == modality for m in members.values()):
             LOG.warning("node %d claims modality %d, which another node holds; ignored", node, modality)
+            ignored.add(node)
             continue
         members[node] = _Member(node, modality, n_rows, in_dim)
+        trained[modality] = rounds_trained
     if len(members) < settings.n_agents:
         raise RuntimeError(f"only {len(members)} of {settings.n_agents} agents introduced themselves")
     by_modality = sorted(members.values(), key=lambda m: m.modality)
@@ -213,25 +252,33 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     history: list[dict] = []
     events: list[str] = []
     first = 1
-    saved = _load_checkpoint(settings.checkpoint, config, modalities)
-    if saved is not None:
-        history, events, first = saved["history"], saved["events"], int(saved["round"]) + 1
-        rng.bit_generator.state = saved["rng"]
-        LOG.info("resuming from checkpoint %s after round %d", settings.checkpoint, first - 1)
 
     def note(text: str) -> None:
         LOG.warning(text)
         events.append(text)
 
+    saved = _load_checkpoint(settings.checkpoint, config, modalities)
+    if saved is not None:
+        history, events, first = saved["history"], saved["events"], int(saved["round"]) + 1
+        rng.bit_generator.state = saved["rng"]
+        LOG.info("resuming from checkpoint %s after round %d", settings.checkpoint, first - 1)
+        for m in by_modality:
+            if trained[m.modality] != first - 1:
+                note(f"agent {m.modality} holds {trained[m.modality]} trained rounds of this run, the checkpoint "
+                     f"{first - 1}: it continues from {'fresh weights' if trained[m.modality] == 0 else 'its own'}")
+
     codes: dict[int, np.ndarray] = {}
     unavailable: set[int] = set()
-    rounds.push([rounds.message(m.node, "query.encode", {"n_batches": S}) for m in by_modality])
-    for node, reply in rounds.collect(set(members), config.reply_timeout).items():
-        if (error := _error(reply)) is None:
-            rounds.record(first - 1, members[node].modality, reply)
-            codes[node] = _codes(reply)
+    reached = rounds.push([rounds.message(m.node, "query.encode", {"n_batches": S}) for m in by_modality])
+    first_codes = rounds.collect(reached, config.reply_timeout)
+    for m in by_modality:
+        reply = first_codes.get(m.node)
+        error = "no answer" if reply is None else _error(reply)
+        if error is None:
+            rounds.record(first - 1, m.modality, reply)
+            codes[m.node] = _codes(reply)
         else:
-            note(f"agent {members[node].modality} failed before round {first}: {error}")
+            note(f"agent {m.modality} (node {m.node}) gave no codes before round {first}: {error}")
     for r in range(first, config.rounds + 1):
         t_round = time.perf_counter()
         live = [m for m in by_modality if m.node in codes]
@@ -245,20 +292,41 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
                                    {"mix": {"targets": mixed.targets[i], "grads": mixed.grads[i]}})
                     for i, m in enumerate(live)]
         sent = {str(m.modality): int(mixed.targets[i].nbytes + mixed.grads[i].nbytes) for i, m in enumerate(live)}
-        absent = [m for m in by_modality if m.node not in codes and not rounds.pending(m.node)]
+        newcomers: list[int] = []
         if not last:
+            absent = [m for m in by_modality if m.node not in codes and not rounds.pending(m.node)]
             messages += [rounds.message(m.node, "query.encode", {"n_batches": S}) for m in absent]
-        rounds.push(messages)
-        replies = rounds.collect({m.node for m in live}, config.reply_timeout)
+            # a restarted SuperNode comes back with a new node id: ask it who it is, with codes
+            known = {m.node for m in by_modality} | ignored
+            newcomers = [n for n in sorted(grid.get_node_ids()) if n not in known and not rounds.pending(n)]
+            messages += [rounds.message(n, "query.encode", {"n_batches": S}) for n in newcomers]
+        reached = rounds.push(messages)
+        replies = rounds.collect({m.node for m in live} & reached, config.reply_timeout)
         codes = {}
         metrics, received, missing = {}, {}, []
+        for node in [n for n in replies if n not in {m.node for m in by_modality}]:
+            reply = replies.pop(node)
+            if _error(reply) is not None or last:
+                continue
+            modality = _info(reply)[0]
+            holder = next((m for m in by_modality if m.modality == modality), None)
+            if holder is None or holder in live:
+                note(f"node {node} claims modality {modality}, which {'no agent' if holder is None else 'a live agent'}"
+                     " holds; ignored")
+                ignored.add(node)
+                continue
+            note(f"agent {modality} is back as node {node} (was {holder.node}); it rejoins in round {r + 1}")
+            unavailable.discard(holder.node)
+            holder.node = node
+            received[str(modality)] = rounds.record(r, modality, reply)
+            codes[node] = _codes(reply)
         for m in by_modality:
             reply = replies.get(m.node)
             if reply is None:
                 if m in live:
                     missing.append(m.modality)
                     note(f"agent {m.modality} (node {m.node}) did not answer round {r} within "
-                         f"{config.reply_timeout:.0f} s; continuing with the others")
+                         f"{_seconds(config.reply_timeout)}; continuing with the others")
                 continue
             if (error := _error(reply)) is not None:
                 if m in live:
@@ -270,12 +338,11 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
                 continue
             unavailable.discard(m.node)
             received[str(m.modality)] = rounds.record(r, m.modality, reply)
-            is_train = reply.metadata.message_type.startswith("train")
             if m not in live:
                 if last:
                     continue  # a late answer: too late for the read-out
                 note(f"agent {m.modality} (node {m.node}) is back; it rejoins in round {r + 1}")
-            elif is_train:
+            elif reply.metadata.message_type.startswith("train"):
                 metrics[str(m.modality)] = {k: float(v) for k, v in reply.content.metric_records["metrics"].items()}
             if "codes" in reply.content.array_records:
                 codes[m.node] = _codes(reply)
@@ -292,7 +359,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         if settings.checkpoint:
             write_json_atomic(settings.checkpoint, {
                 "round": r, "history": history, "events": events, "rng": rng.bit_generator.state,
-                "model_key": config.model_key(), "modalities": modalities})
+                "model_key": config.model_key(), "modalities": modalities, "run_key": run_key})
         if settings.stop_after is not None and r >= settings.stop_after and not last:
             LOG.info("stopping after round %d as asked (stop-after); resume with the same checkpoint", r)
             result = {"stopped_after": r, "history": history, "events": events}
@@ -308,11 +375,13 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     if not final:
         raise RuntimeError("no agent answered in the last round; nothing to read out")
     fused = server_readout([Z for _, Z in final], config)
-    rounds.push([rounds.message(m.node, "evaluate.assign", arrays={"centers": {"centers": fused.centers}})
-                 for m, _ in final])
-    assigned = rounds.collect({m.node for m, _ in final}, config.reply_timeout)
+    reached = rounds.push([rounds.message(m.node, "evaluate.assign", arrays={"centers": {"centers": fused.centers}})
+                           for m, _ in final])
+    assigned = rounds.collect(reached, config.reply_timeout)
     for m, _ in final:
-        if m.node not in assigned or _error(assigned[m.node]) is not None:
+        if m.node in assigned and _error(assigned[m.node]) is None:
+            rounds.record(config.rounds + 1, m.modality, assigned[m.node])
+        else:
             note(f"agent {m.modality} did not confirm the cluster centres")
     result = {
         "modalities": modalities,
@@ -322,7 +391,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         "agents": {str(m.modality): {"node": m.node, "n_rows": m.n_rows, "in_dim": m.in_dim} for m in by_modality},
         "in_readout": [m.modality for m, _ in final], "centers": fused.centers.tolist(),
         "history": history, "events": events, "steps_per_round": S, "config": config.to_dict(),
-        "seconds": time.perf_counter() - start,
+        "run_key": run_key, "seconds": time.perf_counter() - start,
     }
     if settings.result:
         write_json_atomic(settings.result, result)

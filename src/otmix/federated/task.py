@@ -246,13 +246,14 @@ class Agent:
         self.pending: np.ndarray | None = None  # (S, B) local row indices of the batches last encoded
         self.centers: np.ndarray | None = None
         self.rounds_trained = 0
+        self.run_key = ""  # the server's run this state belongs to
 
     # state -------------------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         state = {
             "in_dim": self.in_dim, "modality": self.modality, "config": self.config.to_dict(),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "rng": self.rng.bit_generator.state, "rounds_trained": self.rounds_trained,
+            "rng": self.rng.bit_generator.state, "rounds_trained": self.rounds_trained, "run_key": self.run_key,
             "stream": None if self.stream is None else {
                 "order": torch.as_tensor(self.stream.order), "pos": self.stream.pos},
             "pending": None if self.pending is None else torch.as_tensor(self.pending),
@@ -269,6 +270,7 @@ class Agent:
         agent.model.load_state_dict(state["model"])
         agent.optimizer.load_state_dict(state["optimizer"])
         agent.rounds_trained = int(state["rounds_trained"])
+        agent.run_key = str(state.get("run_key", ""))
         if state["stream"] is not None:  # the stream draws from the agent's own generator
             agent.stream = IndexStream(int(state["stream"]["order"].numel()), agent.rng)
             agent.stream.order, agent.stream.pos = state["stream"]["order"].numpy(), int(state["stream"]["pos"])
