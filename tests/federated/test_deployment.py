@@ -96,7 +96,7 @@ def test_a_killed_agent_is_dropped_and_the_run_finishes_with_the_others(views, t
                 return
             time.sleep(0.1)
 
-    result = run_loopback(views, small(rounds=3, timeout=20.0), tmp_path, during=kill_third_agent_after_round_one)
+    result = run_loopback(views, small(rounds=3, timeout=45.0), tmp_path, during=kill_third_agent_after_round_one)
     assert result["in_readout"] == [0, 1]
     assert set(result["labels"]) == {"0", "1"}
     assert any("agent 2" in event and "continuing with the others" in event for event in result["events"])

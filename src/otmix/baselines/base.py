@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -23,9 +24,9 @@ class MultiViewClusterer(ClusterMixin, BaseEstimator):
     requires_aligned: ClassVar[bool] = False
 
     def _check(self, Xs: Sequence[Any]) -> list[np.ndarray]:
-        n_clusters = int(getattr(self, "n_clusters"))
-        if n_clusters < 1:
-            raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
+        n_clusters = self.n_clusters  # every baseline has this parameter
+        if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) or n_clusters < 1:
+            raise ValueError(f"n_clusters must be an integer >= 1, got {n_clusters!r}")
         Xs, _ = check_views(Xs, n_clusters=n_clusters)
         if self.requires_aligned and len({X.shape[0] for X in Xs}) > 1:
             raise ValueError(f"{type(self).__name__} needs aligned views (the same rows in every view); "

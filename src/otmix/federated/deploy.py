@@ -353,7 +353,7 @@ def run_loopback(
     tls: bool = False,
     timeout: float = 1800.0,
     during: Any = None,
-    startup_timeout: float = 60.0,
+    startup_timeout: float = 180.0,
     say: Any = None,
 ) -> dict:
     """One SuperLink and one SuperNode per view as processes on 127.0.0.1, one ``flwr run``; every process stopped.

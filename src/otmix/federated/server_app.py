@@ -56,7 +56,8 @@ class ServerSettings:
     checkpoint : str, optional
         Server state after every round; resume from it when it matches.
     wait_for_agents : float
-        Seconds to wait for ``n_agents`` nodes to connect.
+        Seconds to wait for ``n_agents`` nodes to connect, and at least as long for the first
+        two exchanges (introduction, first codes), which pay the agents' start-up.
     poll_interval : float
         Seconds between two pulls of replies (Flower's own loop waits 3 s).
     stop_after : int, optional
@@ -229,7 +230,9 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     members: dict[int, _Member] = {}
     trained: dict[int, int] = {}
     ignored: set[int] = set()
-    for node, reply in rounds.collect(reached, config.reply_timeout).items():
+    # the first two exchanges also wait for agents' start-up (fresh processes importing torch)
+    startup = max(config.reply_timeout, settings.wait_for_agents)
+    for node, reply in rounds.collect(reached, startup).items():
         if (error := _error(reply)) is not None:
             LOG.warning("node %d failed to introduce itself: %s", node, error)
             continue
@@ -270,7 +273,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     codes: dict[int, np.ndarray] = {}
     unavailable: set[int] = set()
     reached = rounds.push([rounds.message(m.node, "query.encode", {"n_batches": S}) for m in by_modality])
-    first_codes = rounds.collect(reached, config.reply_timeout)
+    first_codes = rounds.collect(reached, startup)
     for m in by_modality:
         reply = first_codes.get(m.node)
         error = "no answer" if reply is None else _error(reply)
