@@ -263,10 +263,12 @@ def _run_supervised_with_bar(data, fusion, otm_weight, folds, seed, overrides, q
         return run_supervised(data, fusion, otm_weight, folds, seed, overrides, on_fold=on_fold, progress=progress)
 
 
-def _register_fed() -> None:
+def _register_subcommands() -> None:
+    from .cli_bench import bench_app
     from .cli_fed import fed_app
 
     app.add_typer(fed_app, name="fed")
+    app.add_typer(bench_app, name="bench")
 
 
-_register_fed()
+_register_subcommands()

@@ -1,0 +1,61 @@
+"""``otmix bench``: benchmark harnesses (the clustering table of every method, data set and setting)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .cli import console, fail
+
+bench_app = typer.Typer(help="Benchmarks: every method on the same data, protocol and metrics.",
+                        no_args_is_help=True)
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@bench_app.command()
+def clustering(
+    datasets: str = typer.Option("prokaryotic,movies,orl,orl4", help="Comma-separated data set names."),
+    aligned: str = typer.Option("both", help="aligned, unaligned or both."),
+    seeds: int = typer.Option(5, min=1, help="Seeds 0..seeds-1; mean ± std over them."),
+    methods: str | None = typer.Option(None, help="Comma-separated methods (default: all but otm-wb): otm, "
+                                       "otm-wb, kmeans-concat, mcca, dccae, multinmf, kmeans-per-view, "
+                                       "spectral-per-view, gwmac."),
+    json_out: Path = typer.Option(..., "--json", help="Results file: finished cells are kept here and an "
+                                  "interrupted run continues from it."),
+    markdown_out: Path | None = typer.Option(None, "--markdown", help="Write the tables here (markdown)."),
+    jobs: int = typer.Option(1, min=1, help="Worker processes (one thread each)."),
+) -> None:
+    """Run every method × data set × setting × seed (resumable) and print one table per setting."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .atomic import write_text_atomic
+    from .bench_clustering import DEFAULT_METHODS, SETTINGS, markdown, plan_cells, run_benchmark
+
+    for out in (json_out, markdown_out):
+        if out is not None and not out.parent.exists():
+            fail(f"folder {out.parent} does not exist")
+    settings = list(SETTINGS) if aligned == "both" else [aligned]
+    names, chosen = _names(datasets), _names(methods) if methods else list(DEFAULT_METHODS)
+    try:
+        total = len(plan_cells(names, settings, chosen, range(seeds)))
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("clustering benchmark", total=total)
+
+            def on_cell(cell: dict, done: int, _: int) -> None:
+                bar.update(task, completed=done, description=f"{cell['dataset']} {cell['setting']} "
+                                                             f"{cell['method']} seed {cell['seed']}")
+
+            payload = run_benchmark(names, settings, chosen, range(seeds), json_out, jobs, on_cell)
+    except (ValueError, FileNotFoundError, FloatingPointError) as exc:
+        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    text = markdown(payload["summary"], names, settings, chosen)
+    console.print(text, soft_wrap=True, markup=False, highlight=False)
+    console.print(f"{total} cells; this run {payload['seconds_this_run']:.0f} s; results in {json_out}")
+    if markdown_out is not None:
+        write_text_atomic(markdown_out, text + "\n")
+        console.print(f"wrote {markdown_out}")
