@@ -139,6 +139,8 @@ def cluster(
     mix: str | None = typer.Option(None, help="binary (the OTM) or weighted (the WB ablation)."),
     readout: str | None = typer.Option(None, help="kmeans or gw: how the fused codes are clustered."),
     preprocess: str | None = typer.Option(None, help="zscore, l2, tfidf or none (default: the data set's own)."),
+    config: Path | None = typer.Option(None, help="A tuned configuration (from `otmix tune`) instead of the "
+                                       "data set's fixed one."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
     plot: Path | None = typer.Option(None, help="Write a t-SNE of the fused codes (first seed) here (.png)."),
     quiet: bool = typer.Option(False, help="No progress bar."),
@@ -153,6 +155,10 @@ def cluster(
     overrides = {k: v for k, v in {"epochs": epochs, "w_otm": w_otm, "mix": mix, "readout": readout}.items()
                  if v is not None}
     try:
+        if config is not None:
+            from .tune import load_config
+
+            overrides = {**load_config(config), **overrides}
         ds = load_dataset(dataset, preprocessing=preprocess) if dataset else load_path(data, preprocess or "zscore")
         if clusters is not None and clusters < 1:
             raise ValueError(f"--clusters must be >= 1, got {clusters}")
@@ -266,9 +272,11 @@ def _run_supervised_with_bar(data, fusion, otm_weight, folds, seed, overrides, q
 def _register_subcommands() -> None:
     from .cli_bench import bench_app
     from .cli_fed import fed_app
+    from .cli_tune import tune
 
     app.add_typer(fed_app, name="fed")
     app.add_typer(bench_app, name="bench")
+    app.command()(tune)
 
 
 _register_subcommands()

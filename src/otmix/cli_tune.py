@@ -1,0 +1,71 @@
+"""``otmix tune``: optuna search of the clustering hyper-parameters, unsupervised unless asked otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .cli import console, fail
+
+
+def tune(
+    dataset: str | None = typer.Option(None, help="A named data set (digits2, prokaryotic, movies, orl, orl4)."),
+    data: Path | None = typer.Option(None, help="A user file or folder of views, as `otmix cluster`."),
+    trials: int = typer.Option(20, min=1, help="Trials the study should hold (a resumed study runs the rest)."),
+    storage: str = typer.Option("sqlite:///results/tune.db", help="optuna storage; a SQLite file makes the "
+                                "search resumable."),
+    study: str | None = typer.Option(None, help="Study name (default: otmix-<data set>-<objective>)."),
+    objective: str = typer.Option("silhouette", help="silhouette (of the fused codes) or loss (training loss); "
+                                  "both unsupervised."),
+    select_by_labels: bool = typer.Option(False, "--select-by-labels", help="Choose by clustering accuracy on "
+                                          "the labels instead (marked as such in the saved config)."),
+    seeds: int = typer.Option(1, min=1, help="Seeds per trial (the objective is their mean)."),
+    epochs: int | None = typer.Option(None, min=1, help="Epochs per trial (default: the data set's)."),
+    unaligned: bool = typer.Option(True, "--unaligned/--aligned", help="Permute every view on its own first."),
+    config_out: Path | None = typer.Option(None, "--config-out", help="Where to save the best configuration "
+                                           "(default configs/<data set>.json); use it with otmix cluster --config."),
+    seed: int = typer.Option(0, help="Seed of the sampler and of the permutation."),
+) -> None:
+    """Search α, w_rec, w_otm and lr (the paper's ranges) with optuna TPE and pruning; save the best config."""
+    import logging
+
+    from .cluster_job import dataset_config
+    from .data import load_dataset, load_path
+    from .data.unalign import unalign
+    from .tune import save_best_config, tune_clustering
+
+    if (dataset is None) == (data is None):
+        fail("give exactly one of --dataset NAME or --data PATH")
+    if objective not in ("silhouette", "loss"):
+        fail(f"--objective must be silhouette or loss, got {objective!r} (labels only with --select-by-labels)")
+    chosen = "labels" if select_by_labels else objective
+    try:
+        ds = load_dataset(dataset) if dataset else load_path(data)
+        if ds.n_clusters is None:
+            raise ValueError(f"{ds.name} has no labels to count clusters from")
+        Xs, ys = list(ds.Xs), list(ds.ys)
+        if unaligned:
+            Xs, ys, _ = unalign(Xs, ys, random_state=seed)
+        name = study or f"otmix-{ds.name}-{chosen}"
+        out = config_out or Path("configs") / f"{ds.name}.json"
+        for path in (out, *([Path(storage.removeprefix("sqlite:///"))] if storage.startswith("sqlite:///") else [])):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        base = dataset_config(ds.name)
+        logging.getLogger("optuna").setLevel(logging.WARNING)
+
+        def progress(trial: dict) -> None:
+            value = "pruned" if trial.get("value") is None else f"{trial['value']:.4f}"
+            console.print(f"trial {trial['number']}: {value} {trial.get('params', {})}")
+
+        console.print(f"{ds.name}: tuning {chosen} over {trials} trials in {storage} (study {name})"
+                      + (" — selecting by LABELS" if select_by_labels else " — unsupervised"))
+        result = tune_clustering(Xs, ds.n_clusters, base_params=base, n_trials=trials, storage=storage,
+                                 study_name=name, objective=chosen, ys=ys if select_by_labels else None,
+                                 seeds=range(seeds), epochs=epochs, random_state=seed, progress=progress)
+        path = save_best_config(result, base, out)
+    except (ValueError, FileNotFoundError, ImportError, OSError) as exc:
+        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    console.print(f"best {chosen} {result.best_value:.4f} with {result.best_params}; "
+                  f"{result.n_trials_done} trials in the study")
+    console.print(f"wrote {path} (use: otmix cluster --dataset {ds.name} --config {path})")
