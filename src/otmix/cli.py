@@ -272,11 +272,13 @@ def _run_supervised_with_bar(data, fusion, otm_weight, folds, seed, overrides, q
 def _register_subcommands() -> None:
     from .cli_bench import bench_app
     from .cli_fed import fed_app
+    from .cli_report import report
     from .cli_tune import tune
 
     app.add_typer(fed_app, name="fed")
     app.add_typer(bench_app, name="bench")
     app.command()(tune)
+    app.command()(report)
 
 
 _register_subcommands()
