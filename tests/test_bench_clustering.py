@@ -49,7 +49,7 @@ def test_markdown_marks_aligned_only_methods_and_the_best_score(tmp_path):
     payload = run_benchmark(["digits2"], ["aligned"], FAST, [0], None)
     text = markdown(payload["summary"], ["digits2"], ["aligned"], FAST)
     assert "K-means concat †" in text and "K-means per view |" in text
-    assert text.count("**") >= 2 * 4  # one bold best per score column
+    assert text.count("| **") == 5  # one bold best in each of ACC, purity, NMI, ARI and per-view NMI
     assert PAPER_TABLE2[("orl", "unaligned", "gwmac")] == 0.5118
 
 
@@ -69,3 +69,31 @@ def test_cli_runs_and_reports_bad_names(tmp_path):
     assert "K-means concat †" in md.read_text() and json.loads(out.read_text())["cells"]
     result = runner.invoke(app, ["bench", "clustering", "--datasets", "nope", "--json", str(tmp_path / "c.json")])
     assert result.exit_code == 2 and "nope" in result.output and not (tmp_path / "c.json").exists()
+
+
+def test_a_cell_run_with_other_parameters_is_run_again(tmp_path, monkeypatch):
+
+    results = tmp_path / "bench.json"
+    run_benchmark(["digits2"], ["aligned"], ["kmeans-concat"], [0], results)
+    stored = json.loads(results.read_text())
+    stored["cells"]["digits2|aligned|kmeans-concat|0"]["params"] = {"n_init": 3}  # ran with other settings
+    results.write_text(json.dumps(stored))
+    ran = []
+    run_benchmark(["digits2"], ["aligned"], ["kmeans-concat"], [0], results,
+                  on_cell=lambda cell, done, total: ran.append(cell["method"]))
+    assert ran == ["kmeans-concat"]
+
+
+def test_a_failing_cell_names_itself_and_keeps_finished_cells(tmp_path, monkeypatch):
+    import otmix.bench_clustering as bench
+
+    def broken(n_clusters, seed, params):
+        raise FloatingPointError("loss became nan")
+
+    methods = dict(bench.METHODS)
+    methods["kmeans-per-view"] = bench.Method("broken", False, broken)
+    monkeypatch.setattr(bench, "METHODS", methods)
+    results = tmp_path / "bench.json"
+    with pytest.raises(RuntimeError, match=r"digits2\|aligned\|kmeans-per-view\|0 failed: loss became nan"):
+        run_benchmark(["digits2"], ["aligned"], ["kmeans-concat", "kmeans-per-view"], [0], results)
+    assert list(json.loads(results.read_text())["cells"]) == ["digits2|aligned|kmeans-concat|0"]

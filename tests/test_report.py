@@ -37,6 +37,11 @@ def results(tmp_path_factory):
     axes.set_title("a scatter")
     figure.savefig(root / "tsne.png", dpi=80)
     (root / "notes.json").write_text(json.dumps({"something": "else"}))
+    (root / ".bench.json.tmp123.json").write_text("{half a file")  # an atomic write in progress
+    (root / "configs").mkdir()
+    (root / "configs" / "digits2.labels.json").write_text(json.dumps(
+        {"dataset_params": {"alpha": 0.3, "w_rec": 1.0, "w_otm": 0.5, "lr": 0.001},
+         "tuned": {"objective": "labels", "selected_by_labels": True, "n_trials": 4, "best_value": 0.8}}))
     return root
 
 
@@ -45,9 +50,23 @@ def test_collect_sorts_results_by_kind(results):
     assert [n for n, _ in found.benchmarks] == ["bench.json"]
     assert [n for n, _ in found.clustering] == ["runs/blobs.json"]
     assert [n for n, _ in found.figures] == ["tsne.png"]
-    assert found.skipped == ["notes.json (not an otmix result)"]
+    assert found.skipped == ["notes.json (not an otmix result)"]  # the hidden temporary file is ignored
+    assert [n for n, _ in found.tuned] == ["configs/digits2.labels.json"]
     text = markdown_report(found)
     assert "K-means concat †" in text and "view 1" in text and "![tsne.png](tsne.png)" in text
+    assert "**LABELS**" in text  # a configuration chosen with the labels is marked as such
+
+
+def test_report_uses_the_cells_not_a_stale_summary(results, tmp_path):
+    import shutil as sh
+
+    copy = tmp_path / "copy"
+    sh.copytree(results, copy)
+    bench = json.loads((copy / "bench.json").read_text())
+    del bench["summary"]  # an interrupted run has cells but no summary yet
+    (copy / "bench.json").write_text(json.dumps(bench))
+    text = markdown_report(collect(copy))
+    assert "K-means concat †" in text and "| 2 |" in text  # both seeds of every method
 
 
 def test_html_is_self_contained(results):
@@ -62,6 +81,8 @@ def test_cli_writes_html_and_markdown_and_reports_errors(results, tmp_path):
     result = runner.invoke(app, ["report", str(results), "--out", str(out), "--markdown", str(md)])
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("<!DOCTYPE html>") and md.read_text().startswith("# otmix results")
+    # the markdown lives outside the results folder: its image link points into it
+    assert f"]({results.name}/tsne.png)" in md.read_text() or "../" in md.read_text()
     empty = tmp_path / "empty"
     empty.mkdir()
     for args, word in (([str(empty)], "no otmix results"), ([str(tmp_path / "none")], "does not exist"),
@@ -92,5 +113,8 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
     # a rendered page: mostly white background, but with text, table borders and the embedded figure
     dark = (pixels[..., :3].mean(axis=2) < 0.5).mean()
     assert 0.002 < dark < 0.5
-    colours = np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
-    assert len(colours) > 50  # the scatter's colours, not a blank or error page
+    rgb = pixels[..., :3]
+    # the embedded scatter: viridis yellow (253, 231, 37) and teal (33, 145, 140) markers, which no text has
+    yellow = ((rgb[..., 0] > 0.85) & (rgb[..., 1] > 0.75) & (rgb[..., 2] < 0.35)).sum()
+    teal = ((rgb[..., 0] < 0.25) & (rgb[..., 1] > 0.45) & (rgb[..., 1] < 0.7) & (rgb[..., 2] > 0.45)).sum()
+    assert yellow > 200 and teal > 200, (yellow, teal)

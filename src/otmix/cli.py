@@ -155,10 +155,14 @@ def cluster(
     overrides = {k: v for k, v in {"epochs": epochs, "w_otm": w_otm, "mix": mix, "readout": readout}.items()
                  if v is not None}
     try:
+        tuned = None
         if config is not None:
-            from .tune import load_config
+            from .tune import load_config, load_tuning
 
             overrides = {**load_config(config), **overrides}
+            tuned = {"file": str(config), **load_tuning(config)}
+            if tuned.get("selected_by_labels"):
+                console.print(f"note: {config} was selected by LABELS (otmix tune --select-by-labels)")
         ds = load_dataset(dataset, preprocessing=preprocess) if dataset else load_path(data, preprocess or "zscore")
         if clusters is not None and clusters < 1:
             raise ValueError(f"--clusters must be >= 1, got {clusters}")
@@ -177,6 +181,8 @@ def cluster(
                                        keep_estimators=1 if plot is not None else 0)
     except (ValueError, FileNotFoundError, FloatingPointError) as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if tuned is not None:
+        payload["tuned"] = tuned
     if payload["metrics"]:
         console.print(_scores_table(payload))
     console.print(f"done in {payload['seconds']:.1f} s")

@@ -28,6 +28,8 @@ def clustering(
                                   "interrupted run continues from it."),
     markdown_out: Path | None = typer.Option(None, "--markdown", help="Write the tables here (markdown)."),
     jobs: int = typer.Option(1, min=1, help="Worker processes (one thread each)."),
+    config_dir: Path | None = typer.Option(None, "--config-dir", help="Tuned OTM configs <dataset>.json (from "
+                                           "otmix tune) to use instead of the fixed ones."),
 ) -> None:
     """Run every method × data set × setting × seed (resumable) and print one table per setting."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -50,8 +52,8 @@ def clustering(
                 bar.update(task, completed=done, description=f"{cell['dataset']} {cell['setting']} "
                                                              f"{cell['method']} seed {cell['seed']}")
 
-            payload = run_benchmark(names, settings, chosen, range(seeds), json_out, jobs, on_cell)
-    except (ValueError, FileNotFoundError, FloatingPointError) as exc:
+            payload = run_benchmark(names, settings, chosen, range(seeds), json_out, jobs, on_cell, config_dir)
+    except (ValueError, FileNotFoundError, FloatingPointError, RuntimeError) as exc:
         fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     text = markdown(payload["summary"], names, settings, chosen)
     console.print(text, soft_wrap=True, markup=False, highlight=False)

@@ -24,7 +24,9 @@ def tune(
     epochs: int | None = typer.Option(None, min=1, help="Epochs per trial (default: the data set's)."),
     unaligned: bool = typer.Option(True, "--unaligned/--aligned", help="Permute every view on its own first."),
     config_out: Path | None = typer.Option(None, "--config-out", help="Where to save the best configuration "
-                                           "(default configs/<data set>.json); use it with otmix cluster --config."),
+                                           "(default configs/<data set>.json, or .labels.json when selected by "
+                                           "labels); use it with otmix cluster --config or otmix bench clustering "
+                                           "--config-dir."),
     seed: int = typer.Option(0, help="Seed of the sampler and of the permutation."),
 ) -> None:
     """Search α, w_rec, w_otm and lr (the paper's ranges) with optuna TPE and pruning; save the best config."""
@@ -39,6 +41,8 @@ def tune(
         fail("give exactly one of --dataset NAME or --data PATH")
     if objective not in ("silhouette", "loss"):
         fail(f"--objective must be silhouette or loss, got {objective!r} (labels only with --select-by-labels)")
+    if select_by_labels and objective != "silhouette":
+        fail("--select-by-labels chooses by the labels; it cannot be combined with --objective")
     chosen = "labels" if select_by_labels else objective
     try:
         ds = load_dataset(dataset) if dataset else load_path(data)
@@ -48,7 +52,7 @@ def tune(
         if unaligned:
             Xs, ys, _ = unalign(Xs, ys, random_state=seed)
         name = study or f"otmix-{ds.name}-{chosen}"
-        out = config_out or Path("configs") / f"{ds.name}.json"
+        out = config_out or Path("configs") / (f"{ds.name}.labels.json" if select_by_labels else f"{ds.name}.json")
         for path in (out, *([Path(storage.removeprefix("sqlite:///"))] if storage.startswith("sqlite:///") else [])):
             path.parent.mkdir(parents=True, exist_ok=True)
         base = dataset_config(ds.name)

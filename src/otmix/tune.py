@@ -426,3 +426,14 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
         return _check_base(payload["dataset_params"])
     except ValueError as exc:
         raise ValueError(f"corrupt tuned config {path}: {exc}") from None
+
+
+def load_tuning(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``tuned`` block of a file written by :func:`save_best_config` (how it was chosen; ``{}`` if absent).
+
+    Read after :func:`load_config` has validated the file.
+    """
+    import json
+
+    tuned = json.loads(Path(path).read_text()).get("tuned", {})
+    return tuned if isinstance(tuned, dict) else {}

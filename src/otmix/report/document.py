@@ -27,12 +27,14 @@ class ReportInputs:
     clustering: list[tuple[str, dict]] = field(default_factory=list)
     federated: list[tuple[str, dict]] = field(default_factory=list)
     supervised: list[tuple[str, dict]] = field(default_factory=list)
+    tuned: list[tuple[str, dict]] = field(default_factory=list)
     figures: list[tuple[str, bytes]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.benchmarks or self.clustering or self.federated or self.supervised or self.figures)
+        return not (self.benchmarks or self.clustering or self.federated or self.supervised or self.tuned
+                    or self.figures)
 
 
 def collect(folder: str | Path) -> ReportInputs:
@@ -42,9 +44,9 @@ def collect(folder: str | Path) -> ReportInputs:
         raise ValueError(f"results folder {root} does not exist or is not a folder")
     found = ReportInputs(root)
     for path in sorted(root.rglob("*")):
-        if not path.is_file():
-            continue
         name = str(path.relative_to(root))
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue  # hidden files include the temporary files of atomic writes
         if path.suffix.lower() == ".png":
             data = path.read_bytes()
             if data[:8] == b"\x89PNG\r\n\x1a\n":
@@ -61,8 +63,10 @@ def collect(folder: str | Path) -> ReportInputs:
             continue
         if not isinstance(payload, dict):
             found.skipped.append(f"{name} (not an otmix result)")
-        elif "cells" in payload and "summary" in payload:
+        elif isinstance(payload.get("cells"), dict):  # a benchmark, finished or interrupted
             found.benchmarks.append((name, payload))
+        elif isinstance(payload.get("dataset_params"), dict) and isinstance(payload.get("tuned"), dict):
+            found.tuned.append((name, payload))
         elif "with_otm" in payload and "without_otm" in payload:
             found.supervised.append((name, payload))
         elif "federated" in payload and "metrics" in payload:
@@ -94,6 +98,10 @@ def _cluster_section(name: str, payload: dict) -> list[str]:
     for readout, block in payload.get("metrics_by_readout", {}).items():
         rows.append([f"all, {readout} read-out", *(_fmt(block.get(k)) for k in METRICS)])
     lines += _table(["samples", "ACC", "purity", "NMI", "ARI"], rows)
+    tuned = payload.get("tuned")
+    if tuned:
+        how = "**selected by LABELS**" if tuned.get("selected_by_labels") else f"tuned on {tuned.get('objective')}"
+        lines += [f"Configuration `{tuned.get('file')}`: {how}.", ""]
     fed = payload.get("federated")
     if fed:
         spr = fed.get("seconds_per_round", {})
@@ -116,13 +124,16 @@ def _supervised_section(name: str, payload: dict) -> list[str]:
     return lines
 
 
-def markdown_report(inputs: ReportInputs, title: str = "otmix results") -> str:
-    """The whole report as markdown (figures referenced by their path in the folder)."""
+def markdown_report(inputs: ReportInputs, title: str = "otmix results", figures_from: Path | None = None) -> str:
+    """The whole report as markdown; figures are linked relative to ``figures_from`` (default: the folder)."""
+    import os
+
     from ..bench_clustering import markdown as bench_markdown
+    from ..bench_clustering import summarize
 
     lines = [f"# {title}", "", f"From `{inputs.root}`. Labels are used only to score.", ""]
     for name, payload in inputs.benchmarks:
-        summary = payload["summary"]
+        summary = summarize(list(payload["cells"].values()))  # the cells, not a stored (maybe stale) summary
         datasets = list(dict.fromkeys(v["dataset"] for v in summary.values()))
         settings = [s for s in ("aligned", "unaligned") if any(v["setting"] == s for v in summary.values())]
         methods = list(dict.fromkeys(v["method"] for v in summary.values()))
@@ -139,16 +150,29 @@ def markdown_report(inputs: ReportInputs, title: str = "otmix results") -> str:
         lines += ["## Supervised fusion", ""]
         for name, payload in inputs.supervised:
             lines += _supervised_section(name, payload)
+    if inputs.tuned:
+        lines += ["## Tuned configurations", ""]
+        rows = []
+        for name, payload in inputs.tuned:
+            tuned = payload["tuned"]
+            how = "**LABELS**" if tuned.get("selected_by_labels") else str(tuned.get("objective"))
+            searched = ", ".join(f"{k} {payload['dataset_params'][k]:.4g}" for k in ("alpha", "w_rec", "w_otm", "lr")
+                                 if isinstance(payload["dataset_params"].get(k), (int, float)))
+            rows.append([f"`{name}`", how, str(tuned.get("n_trials")), str(tuned.get("best_value")), searched])
+        lines += _table(["file", "selected by", "trials", "best value", "parameters"], rows)
     if inputs.figures:
         lines += ["## Figures", ""]
-        lines += [f"![{name}]({name})\n" for name, _ in inputs.figures]
+        for name, _ in inputs.figures:
+            link = name if figures_from is None else os.path.relpath(inputs.root / name, figures_from)
+            lines.append(f"![{name}]({link})\n")
     if inputs.skipped:
         lines += ["## Skipped files", "", *(f"- {s}" for s in inputs.skipped), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}th{background:#f2f2f2}code{background:#f4f4f4;padding:0 3px}
 figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}figcaption{color:#555;font-size:90%}"""
 
@@ -208,6 +232,9 @@ def write_report(folder: str | Path, out: str | Path, title: str = "otmix result
     inputs = collect(folder)
     if inputs.empty:
         raise ValueError(f"no otmix results (JSON from otmix commands, PNG figures) in {folder}")
-    text = markdown_report(inputs, title) if out.suffix.lower() == ".md" else html_report(inputs, title)
+    if out.suffix.lower() == ".md":
+        text = markdown_report(inputs, title, figures_from=out.resolve().parent)
+    else:
+        text = html_report(inputs, title)
     write_text_atomic(out, text)
     return inputs
