@@ -99,7 +99,11 @@ def test_a_killed_agent_is_dropped_and_the_run_finishes_with_the_others(views, t
     result = run_loopback(views, small(rounds=3, timeout=45.0), tmp_path, during=kill_third_agent_after_round_one)
     assert result["in_readout"] == [0, 1]
     assert set(result["labels"]) == {"0", "1"}
-    assert any("agent 2" in event and "continuing with the others" in event for event in result["events"])
+    # agent 2 is reported in round 2, either as silent past the reply timeout or as failed (Flower reports a
+    # SuperNode without heartbeat as "Node Unavailable" after 34-60 s, which may come first)
+    assert any("agent 2" in event and "round 2" in event and "continuing with the others" in event
+               for event in result["events"]), result["events"]
     rounds = result["history"]
+    assert rounds[1]["missing"] == [2]
     assert [h["round"] for h in rounds] == [1, 2, 3]
     assert rounds[0]["agents"] == [0, 1, 2] and rounds[-1]["agents"] == [0, 1]

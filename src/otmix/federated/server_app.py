@@ -334,7 +334,8 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
             if (error := _error(reply)) is not None:
                 if m in live:
                     missing.append(m.modality)
-                    note(f"agent {m.modality} (node {m.node}) failed in round {r}: {error}")
+                    note(f"agent {m.modality} (node {m.node}) failed in round {r}: {error}; "
+                         "continuing with the others")
                 elif m.node not in unavailable:
                     note(f"agent {m.modality} (node {m.node}) is unavailable: {error}")
                 unavailable.add(m.node)
