@@ -204,3 +204,13 @@ def test_redact_keeps_urls_without_password():
     assert _redact("sqlite:///runs/t.db") == "sqlite:///runs/t.db"
     assert _redact("mysql://user:pw@localhost/db") == "mysql://user:***@localhost/db"
     assert _redact(None) is None
+
+
+def test_resuming_a_study_under_another_protocol_is_refused(views, base, tmp_path):
+    Xs, _ = views
+    kwargs = dict(base_params=base, storage=sqlite(tmp_path), study_name="proto", n_trials=1)
+    tune_clustering(Xs, 3, epochs=2, **kwargs)
+    with pytest.raises(ValueError, match="other epochs"):
+        tune_clustering(Xs, 3, epochs=3, **kwargs)
+    with pytest.raises(ValueError, match="other views"):
+        tune_clustering([Xs[0][:40], Xs[1]], 3, epochs=2, **kwargs)

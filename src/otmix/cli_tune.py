@@ -15,7 +15,7 @@ def tune(
     trials: int = typer.Option(20, min=1, help="Trials the study should hold (a resumed study runs the rest)."),
     storage: str = typer.Option("sqlite:///results/tune.db", help="optuna storage; a SQLite file makes the "
                                 "search resumable."),
-    study: str | None = typer.Option(None, help="Study name (default: otmix-<data set>-<objective>)."),
+    study: str | None = typer.Option(None, help="Study name (default: otmix-<data set>-<objective>-<setting>)."),
     objective: str = typer.Option("silhouette", help="silhouette (of the fused codes) or loss (training loss); "
                                   "both unsupervised."),
     select_by_labels: bool = typer.Option(False, "--select-by-labels", help="Choose by clustering accuracy on "
@@ -51,7 +51,7 @@ def tune(
         Xs, ys = list(ds.Xs), list(ds.ys)
         if unaligned:
             Xs, ys, _ = unalign(Xs, ys, random_state=seed)
-        name = study or f"otmix-{ds.name}-{chosen}"
+        name = study or f"otmix-{ds.name}-{chosen}-{'unaligned' if unaligned else 'aligned'}"
         out = config_out or Path("configs") / (f"{ds.name}.labels.json" if select_by_labels else f"{ds.name}.json")
         for path in (out, *([Path(storage.removeprefix("sqlite:///"))] if storage.startswith("sqlite:///") else [])):
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ A study lives in an Optuna storage (e.g. ``sqlite:///study.db``); calling
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import os
@@ -339,6 +340,15 @@ def tune_clustering(
     elif stored != objective:
         raise ValueError(f"study {study_name!r} was run with objective {stored!r}, not {objective!r}; "
                          "choose another study_name")
+    protocol = {"seeds": [int(x) for x in seeds], "epochs": epochs, "views": [list(np.shape(X)) for X in Xs],
+                "base_params": {k: _plain(v) for k, v in params.items()}}
+    stored_protocol = study.user_attrs.get("protocol")
+    if stored_protocol is None:
+        study.set_user_attr("protocol", protocol)
+    elif stored_protocol != json.loads(json.dumps(protocol)):
+        changed = [k for k in protocol if json.loads(json.dumps(protocol[k])) != stored_protocol.get(k)]
+        raise ValueError(f"study {study_name!r} was run with other {', '.join(changed)}; its trials would not "
+                         "compare: choose another study_name")
     n_done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
     study.sampler = optuna.samplers.TPESampler(seed=_sampler_seed(random_state, n_done))
     study.pruner = pruner if pruner is not None else optuna.pruners.MedianPruner(
