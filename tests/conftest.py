@@ -43,6 +43,16 @@ def make_blob_views(n_rows=(90, 75), widths=(6, 4), n_clusters=3, separation=6.0
     return Xs, ys
 
 
+def aligned_blobs(n_rows=90, widths=(6, 4), n_clusters=3, separation=6.0, noise=0.5, seed=0):
+    """Aligned views: row i of every view is the same sample (one latent point), through a per-view linear map."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, 3)) * separation
+    y = rng.permutation(np.arange(n_rows) % n_clusters)
+    latent = centres[y] + noise * rng.normal(size=(n_rows, 3))
+    Xs = [latent @ rng.normal(size=(3, w)) + 0.1 * rng.normal(size=(n_rows, w)) for w in widths]
+    return Xs, y
+
+
 @pytest.fixture
 def blob_views():
     return make_blob_views()

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_json_atomic
-from .metrics import clustering_scores, mean_std
+from .cluster_job import METRICS, score_views
+from .metrics import mean_std
 
-METRICS = ("acc", "purity", "nmi", "ari")
 SETTINGS = ("aligned", "unaligned")
 
 
@@ -162,8 +162,7 @@ def run_cell(dataset: str, setting: str, method: str, seed: int, threads: int | 
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RuntimeError(f"{cell_key(dataset, setting, method, seed)} failed: {detail}") from exc
     seconds = time.perf_counter() - start
-    overall = clustering_scores(np.concatenate(ys), np.concatenate(labels))
-    per_view = [clustering_scores(y, lab) for y, lab in zip(ys, labels)]
+    overall, per_view = score_views(ys, labels)
     return {"dataset": dataset, "setting": setting, "method": method, "seed": int(seed), "params": params,
             "scores": overall, "per_view": per_view,
             "per_view_mean": {k: float(np.mean([p[k] for p in per_view])) for k in METRICS}, "seconds": seconds}

@@ -160,13 +160,6 @@ def agent(
     _exec(cmd)
 
 
-def _run_config(config, n_agents: int, result: Path | None, audit: Path | None, checkpoint: Path | None) -> dict:
-    values = {key.replace("_", "-"): value for key, value in config.to_dict().items()}
-    values.update({"n-agents": n_agents, "result": str(result) if result else "", "audit": str(audit) if audit else "",
-                   "checkpoint": str(checkpoint) if checkpoint else "", "poll-interval": 0.2})
-    return values
-
-
 @fed_app.command("run")
 def run_app(
     superlink_address: str = typer.Option(..., "--superlink", help="HOST:PORT of the SuperLink."),
@@ -186,7 +179,7 @@ def run_app(
     """Submit a federated clustering run to a SuperLink whose agents are connected; wait for it to finish."""
     import tempfile
 
-    from .federated.deploy import check_reachable, flwr_run, write_app, write_connection
+    from .federated.deploy import check_reachable, flwr_run, run_config, write_app, write_connection
     from .federated.task import FedConfig
 
     try:
@@ -203,7 +196,7 @@ def run_app(
     except (*ERRORS, ConnectionError) as exc:
         fail(_one_line(exc))
     with tempfile.TemporaryDirectory(prefix="otmix-fed-run-") as tmp:
-        app = write_app(Path(tmp) / "app", _run_config(config, agents, result, audit, checkpoint))
+        app = write_app(Path(tmp) / "app", run_config(config, agents, result, audit, checkpoint))
         write_connection(Path(tmp) / "home", "otmix", superlink_address, root_certificates)
         console.print(f"submitting to {superlink_address}: {agents} agents, {rounds} rounds × {local_epochs} "
                       "local epochs")

@@ -36,6 +36,29 @@ def score_views(ys: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> tuple
     return overall, [clustering_scores(y, p) for y, p in zip(ys, labels)]
 
 
+def aggregate_scores(
+    runs: Sequence[tuple[dict[str, float], dict[int, dict[str, float]], dict[str, dict[str, float]]]],
+    view_names: Sequence[str],
+) -> dict[str, Any]:
+    """The score blocks of a clustering payload, mean ± std over runs.
+
+    Every run is ``(overall, per_view, by_readout)`` with ``per_view`` mapping a view index to
+    its scores (a federated run may miss a view whose agent dropped out). Returns
+    ``{"metrics", "per_view": [{"view", "name", ...}], "metrics_by_readout"}``.
+    """
+    return {
+        "metrics": {k: mean_std([overall[k] for overall, _, _ in runs]) for k in METRICS},
+        "per_view": [
+            {"view": m, "name": view_names[m],
+             **{k: mean_std([views[m][k] for _, views, _ in runs if m in views]) for k in METRICS}}
+            for m in range(len(view_names)) if any(m in views for _, views, _ in runs)
+        ],
+        "metrics_by_readout": {
+            name: {k: mean_std([by[name][k] for _, _, by in runs]) for k in METRICS} for name in runs[0][2]
+        },
+    }
+
+
 @dataclass
 class SeedRun:
     seed: int
@@ -108,13 +131,7 @@ def run_clustering(
         "epochs_run": [r.epochs_run for r in runs],
     }
     if data.ys is not None:
-        payload["metrics"] = {k: mean_std([r.overall[k] for r in runs]) for k in METRICS}
-        payload["per_view"] = [
-            {"view": m, "name": data.view_names[m], **{k: mean_std([r.per_view[m][k] for r in runs]) for k in METRICS}}
-            for m in range(data.n_views)
-        ]
-        payload["metrics_by_readout"] = {
-            name: {k: mean_std([r.by_readout[name][k] for r in runs]) for k in METRICS} for name in runs[0].by_readout
-        }
+        payload.update(aggregate_scores([(r.overall, dict(enumerate(r.per_view)), r.by_readout) for r in runs],
+                                        data.view_names))
     payload["seconds"] = time.perf_counter() - start
     return payload, runs

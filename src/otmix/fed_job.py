@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .cluster_job import METRICS, dataset_config, score_views
+from .cluster_job import aggregate_scores, dataset_config, score_views
 from .data.dataset import Dataset
 from .data.unalign import unalign
 from .metrics import mean_std
@@ -100,14 +100,6 @@ def run_federated(
         },
     }
     if scores:
-        payload["metrics"] = {k: mean_std([s[0][k] for s in scores]) for k in METRICS}
-        payload["per_view"] = [
-            {"view": m, "name": data.view_names[m],
-             **{k: mean_std([s[1][m][k] for s in scores if m in s[1]]) for k in METRICS}}
-            for m in range(data.n_views) if any(m in s[1] for s in scores)
-        ]
-        payload["metrics_by_readout"] = {
-            name: {k: mean_std([s[2][name][k] for s in scores]) for k in METRICS} for name in scores[0][2]
-        }
+        payload.update(aggregate_scores(scores, data.view_names))
     payload["seconds"] = time.perf_counter() - start
     return payload

@@ -2,7 +2,7 @@ import doctest
 
 import numpy as np
 import pytest
-from conftest import make_blob_views
+from conftest import aligned_blobs, make_blob_views
 
 import otmix.baselines.simple as simple
 from otmix.baselines.simple import KMeansConcat, PerViewKMeans, PerViewSpectral, balanced_concat
@@ -15,16 +15,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Graph is not fully connected:Use
 def fast(cls, n_clusters, **kwargs):
     """The estimator with few K-means restarts where it has them (the CPU is shared)."""
     return cls(n_clusters, **({"n_init": 3} if cls is not PerViewSpectral else {}), **kwargs)
-
-
-def aligned_blobs(n_rows=90, widths=(6, 4), n_clusters=3, separation=6.0, noise=0.5, seed=0):
-    """Aligned views: row i of every view is the same sample (one latent point), through a per-view linear map."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(n_clusters, 3)) * separation
-    y = rng.permutation(np.arange(n_rows) % n_clusters)
-    latent = centres[y] + noise * rng.normal(size=(n_rows, 3))
-    Xs = [latent @ rng.normal(size=(3, w)) + 0.1 * rng.normal(size=(n_rows, w)) for w in widths]
-    return Xs, y
 
 
 @pytest.mark.parametrize("cls", [PerViewKMeans, PerViewSpectral])

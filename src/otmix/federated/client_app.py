@@ -92,9 +92,13 @@ class _Site:
                 Path(tmp).write_bytes(blob)
 
 
-def _config(message: Message) -> tuple[FedConfig, dict, str]:
+def _open(message: Message, context: Context, views: Sequence[np.ndarray] | None,
+          state_dir: str | None) -> tuple[_Site, Agent, FedConfig, dict]:
+    """The agent's site, its state for the message's run and config, the config and the raw config record."""
+    site = _Site(context, views, state_dir)
     record = dict(message.content.config_records["config"])
-    return FedConfig.from_dict(record), record, str(record.get("run_key", ""))
+    config = FedConfig.from_dict(record)
+    return site, site.load(config, str(record.get("run_key", ""))), config, record
 
 
 def _arrays(**arrays: np.ndarray) -> ArrayRecord:
@@ -139,9 +143,7 @@ def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | 
 
     @app.query("encode", mods=[egress_guard])
     def encode(message: Message, context: Context) -> Message:
-        site = _Site(context, views, state_dir)
-        config, record, run_key = _config(message)
-        agent = site.load(config, run_key)
+        site, agent, _, record = _open(message, context, views, state_dir)
         n_batches = int(record.get("n_batches", 0))
         arrays = {"codes": _arrays(codes=agent.encode(site.X, n_batches))} if n_batches > 0 else {}
         site.save(agent)
@@ -149,9 +151,7 @@ def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | 
 
     @app.train("fit", mods=[egress_guard])
     def fit(message: Message, context: Context) -> Message:
-        site = _Site(context, views, state_dir)
-        config, record, run_key = _config(message)
-        agent = site.load(config, run_key)
+        site, agent, _, record = _open(message, context, views, state_dir)
         mix = message.content.array_records["mix"]
         metrics = agent.train(site.X, mix["targets"].numpy(), mix["grads"].numpy(), int(record["local_epochs"]))
         content = RecordDict({"info": site.info(agent), "metrics": MetricRecord(metrics)})
@@ -165,9 +165,7 @@ def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | 
 
     @app.evaluate("assign", mods=[egress_guard])
     def assign(message: Message, context: Context) -> Message:
-        site = _Site(context, views, state_dir)
-        config, _, run_key = _config(message)
-        agent = site.load(config, run_key)
+        site, agent, config, _ = _open(message, context, views, state_dir)
         labels = agent.assign(site.X, message.content.array_records["centers"]["centers"].numpy())
         sizes = np.bincount(labels, minlength=config.n_clusters).tolist()
         site.save(agent)

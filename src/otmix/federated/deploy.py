@@ -275,17 +275,25 @@ class RunOutcome:
         return f"run {self.run_id} ended as {self.status or 'unknown'}" + (f": {self.details}" if self.details else "")
 
 
-def run_status(run_id: str, connection: str, home: Path) -> tuple[str | None, str]:
-    """``flwr ls CONNECTION --run-id ID --format json`` → (status such as "finished:completed", details)."""
+def _flwr_json(args: Sequence[str], home: Path) -> tuple[dict[str, Any] | None, str]:
+    """Run ``flwr ARGS --format json``; returns (the JSON reply or None, the raw output for messages)."""
     import json
 
-    cmd = [flower_command("flwr"), "ls", connection, "--run-id", str(run_id), "--format", "json"]
+    cmd = [flower_command("flwr"), *args, "--format", "json"]
     completed = subprocess.run(cmd, capture_output=True, text=True, env=flower_env(home), timeout=120)
-    text = completed.stdout
+    text = completed.stdout.strip()
     try:
-        runs = json.loads(text[text.index("{"):]).get("runs", [])
+        return json.loads(text[text.index("{"):]), text
     except ValueError:
         return None, (text or completed.stderr).strip()[:200]
+
+
+def run_status(run_id: str, connection: str, home: Path) -> tuple[str | None, str]:
+    """``flwr ls CONNECTION --run-id ID`` → (status such as "finished:completed", details)."""
+    reply, text = _flwr_json(["ls", connection, "--run-id", str(run_id)], home)
+    if reply is None:
+        return None, text
+    runs = reply.get("runs", [])
     if not runs:
         return None, "the SuperLink does not know the run"
     return runs[0].get("status"), str(runs[0].get("status-details") or "")
@@ -332,18 +340,23 @@ def flwr_run(app: Path, connection: str, home: Path, timeout: float, log: Path |
 
 def register_agent(public_key: Path, connection: str, home: Path) -> int:
     """``flwr supernode register``: allow the agent holding the matching private key; returns its node id."""
-    import json
-
-    cmd = [flower_command("flwr"), "supernode", "register", str(public_key), connection, "--format", "json"]
-    completed = subprocess.run(cmd, capture_output=True, text=True, env=flower_env(home), timeout=120)
-    text = completed.stdout.strip()
-    try:
-        reply = json.loads(text[text.index("{"):])
-    except ValueError:
-        raise RuntimeError(f"flwr supernode register failed: {(text or completed.stderr).strip()[:200]}") from None
+    reply, text = _flwr_json(["supernode", "register", str(public_key), connection], home)
+    if reply is None:
+        raise RuntimeError(f"flwr supernode register failed: {text}")
     if not reply.get("success", False):
         raise RuntimeError(f"flwr supernode register refused {public_key.name}: {reply.get('error-message', reply)}")
     return int(reply.get("node-id", 0))
+
+
+def run_config(config: Any, n_agents: int, result: str | Path | None = None, audit: str | Path | None = None,
+               checkpoint: str | Path | None = None, **extra: Any) -> dict[str, Any]:
+    """The Flower run config of a federated run: FedConfig fields and the server's settings, ``-`` in keys
+    (read back by :meth:`otmix.federated.server_app.ServerSettings.from_run_config`; empty string = unset)."""
+    values = {key.replace("_", "-"): value for key, value in config.to_dict().items()}
+    values.update({"n-agents": int(n_agents), "result": str(result or ""), "audit": str(audit or ""),
+                   "checkpoint": str(checkpoint or ""), "poll-interval": 0.2})
+    values.update({key.replace("_", "-"): value for key, value in extra.items()})
+    return values
 
 
 def run_loopback(
@@ -407,11 +420,8 @@ def run_loopback(
     result_path = work / "result.json"
     for stale in (result_path, work / "checkpoint.json"):  # a loopback run always starts afresh
         stale.unlink(missing_ok=True)
-    run_config = {key.replace("_", "-"): value for key, value in config.to_dict().items()}
-    run_config.update({"n-agents": len(Xs), "result": str(result_path), "audit": str(work / "audit.jsonl"),
-                       "checkpoint": str(work / "checkpoint.json"), "poll-interval": 0.2,
-                       "wait-for-agents": startup_timeout})
-    app = write_app(work / "app", run_config)
+    app = write_app(work / "app", run_config(config, len(Xs), result_path, work / "audit.jsonl",
+                                             work / "checkpoint.json", wait_for_agents=startup_timeout))
     with Processes(work / "logs", flower_env(home)) as procs:
         link = procs.start("superlink", superlink_command(port, "127.0.0.1", certs, auth=tls))
         wait_for_port(address, startup_timeout, link, procs.log("superlink"))

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-METRICS = ("acc", "purity", "nmi", "ari")
+from ..cluster_job import METRICS
 
 
 @dataclass
