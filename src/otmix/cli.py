@@ -106,6 +106,17 @@ def _check_outputs(json_out: Path | None, plot: Path | None, plot_flag: str) -> 
         fail(f"{plot_flag} must end in one of {', '.join(PLOT_SUFFIXES)}, got {plot.name}")
 
 
+DEVICE_HELP = "Where the networks train: cpu (default), cuda, cuda:1, mps, or auto (cuda when available)."
+
+
+def _check_device(device: str | None) -> None:
+    """Raise the trainers' one-line ValueError for an unknown or unavailable --device, before any work."""
+    if device is not None:
+        from .train.device import resolve_device
+
+        resolve_device(device)
+
+
 def _fmt(block: dict[str, float]) -> str:
     return f"{block['mean']:.3f} ± {block['std']:.3f}"
 
@@ -143,6 +154,7 @@ def cluster(
                                        "data set's fixed one."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
     plot: Path | None = typer.Option(None, help="Write a t-SNE of the fused codes (first seed) here (.png)."),
+    device: str | None = typer.Option(None, help=DEVICE_HELP),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Cluster every view of an unaligned multi-view data set with MWAE + OTM; print and save the scores."""
@@ -152,9 +164,10 @@ def cluster(
     if (dataset is None) == (data is None):
         fail("give exactly one of --dataset NAME or --data PATH")
     _check_outputs(json_out, plot, "--plot")
-    overrides = {k: v for k, v in {"epochs": epochs, "w_otm": w_otm, "mix": mix, "readout": readout}.items()
-                 if v is not None}
+    overrides = {k: v for k, v in {"epochs": epochs, "w_otm": w_otm, "mix": mix, "readout": readout,
+                                   "device": device}.items() if v is not None}
     try:
+        _check_device(device)
         tuned = None
         if config is not None:
             from .tune import load_config, load_tuning
@@ -210,6 +223,7 @@ def supervised(
     unaligned: bool = typer.Option(False, "--unaligned", help="Permute each modality's training rows on its own."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
     plot_noise: Path | None = typer.Option(None, "--plot-noise", help="Write the noise curves here (.png)."),
+    device: str | None = typer.Option(None, help=DEVICE_HELP),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Train a fusion model with and without OTM augmentation; test score, one modality alone, noise curves."""
@@ -219,7 +233,10 @@ def supervised(
     overrides: dict = {"epochs": epochs} if epochs is not None else {}
     if unaligned:
         overrides["unaligned"] = True
+    if device is not None:
+        overrides["device"] = device
     try:
+        _check_device(device)
         from .models.fusion import FUSIONS
 
         if fusion not in FUSIONS:

@@ -21,6 +21,7 @@ from .data.views import check_views
 from .models.wae import MWAE
 from .readout import READOUTS, FusedClusters, fuse_and_cluster, nearest_center
 from .train.cluster import ClusterConfig, train_clustering
+from .train.device import module_device, resolve_device
 
 CHECKPOINT_WEIGHTS = "model.pt"
 CHECKPOINT_CONFIG = "config.json"
@@ -29,13 +30,17 @@ CHECKPOINT_CONFIG = "config.json"
 def _json_scalar(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, torch.device):
+        return str(value)
     raise TypeError(f"parameter value {value!r} cannot be stored in a checkpoint")
 
 
 def _encode(model: MWAE, X: np.ndarray, view: int) -> np.ndarray:
+    """Codes of one view, computed on the model's device and returned as a float64 numpy array."""
     model.eval()
     with torch.no_grad():
-        return model.encode(int(view), torch.as_tensor(X, dtype=torch.float32)).numpy().astype(np.float64)
+        codes = model.encode(int(view), torch.as_tensor(X, dtype=torch.float32, device=module_device(model)))
+    return codes.cpu().numpy().astype(np.float64)
 
 
 class OTMClustering(ClusterMixin, BaseEstimator):
@@ -84,14 +89,21 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         Threads for the per-view FGW problems (-1: one per view). The default 1 is
         faster at training batch sizes (prokaryotic, 2 cores: 20.9 s vs 27.6 s with -1);
         threads pay off for barycenters of about a thousand points and more.
+    device : str or torch.device
+        Where the network trains: ``"cpu"`` (default), ``"auto"`` (CUDA when available, else
+        the CPU) or any torch device string (``"cuda"``, ``"cuda:1"``, ``"mps"``). The OT
+        solvers always run on the CPU. An unknown or unavailable device makes ``fit`` raise
+        a one-line ``ValueError``. Labels, codes and centres are returned as numpy arrays.
     random_state : int or None
-        Seeds weights, batches, masks and solvers; a fixed seed gives the same result on the CPU.
+        Seeds weights, batches, masks and solvers; a fixed seed gives the same result on the CPU
+        (the initial weights are the same on every device; GPU kernels may round differently).
     verbose : bool
         Show a progress bar over epochs.
 
     Attributes
     ----------
     model_ : MWAE
+        On the training device (after :meth:`load`: the CPU unless told otherwise).
     history_ : dict of per-epoch losses
     labels_ : list of ndarray
         Cluster of every sample of every view (``fit`` input order).
@@ -144,6 +156,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         readout: str = "kmeans",
         readout_points: int = 2048,
         n_jobs: int | None = 1,
+        device: str | torch.device = "cpu",
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -167,6 +180,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         self.readout = readout
         self.readout_points = readout_points
         self.n_jobs = n_jobs
+        self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
@@ -287,8 +301,9 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         if path.exists():
             raise FileExistsError(f"{path} exists; choose a new checkpoint folder")
         tmp = Path(tempfile.mkdtemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}."))
-        try:
-            state = {"model": self.model_.state_dict(), "cluster_centers": torch.as_tensor(self.cluster_centers_)}
+        try:  # CPU tensors: the checkpoint loads on machines without the training device
+            weights = {k: v.detach().cpu() for k, v in self.model_.state_dict().items()}
+            state = {"model": weights, "cluster_centers": torch.as_tensor(self.cluster_centers_)}
             torch.save(state, tmp / CHECKPOINT_WEIGHTS)
             meta = {"params": self.get_params(), "n_features_in": self.n_features_in_, "format": 1}
             (tmp / CHECKPOINT_CONFIG).write_text(json.dumps(meta, indent=2, default=_json_scalar))
@@ -299,12 +314,15 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> OTMClustering:
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> OTMClustering:
         """Load a checkpoint written by :meth:`save` (weights read with ``weights_only=True``).
 
         The result can ``transform`` and ``predict``; the training-set attributes
-        (``labels_``, ``fused_codes_``...) are not stored.
+        (``labels_``, ``fused_codes_``...) are not stored. The model is placed on ``device``
+        (the CPU by default, whatever device it was trained on); the ``device`` parameter of
+        the estimator (what a new ``fit`` uses) is the one saved.
         """
+        target = resolve_device(device)
         path = Path(path)
         if not path.is_dir():
             raise FileNotFoundError(f"{path} is not an otmix checkpoint folder")
@@ -315,7 +333,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
             est.n_features_in_ = [int(d) for d in meta["n_features_in"]]
             est.model_ = MWAE(est.n_features_in_, est.latent_dim, est.hidden_dim)
             est.model_.load_state_dict(state["model"])
-            est.model_.eval()
+            est.model_.to(target).eval()
             est.cluster_centers_ = state["cluster_centers"].numpy()
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"{path} is not an otmix checkpoint: {exc.filename} is missing") from None

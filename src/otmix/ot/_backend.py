@@ -23,17 +23,25 @@ def is_torch(x: Any) -> bool:
 
 
 def to_numpy(x: Any) -> np.ndarray:
-    """Detached float64 numpy copy (or view) of a numpy array or torch tensor."""
+    """Detached float64 numpy copy (or view) of a numpy array or torch tensor.
+
+    A tensor on an accelerator is copied to the host in its own dtype and widened there
+    (half the transfer for float32; some devices, e.g. MPS, have no float64).
+    """
     if is_torch(x):
-        return x.detach().to("cpu", dtype=torch.float64).numpy()
+        return x.detach().cpu().to(torch.float64).numpy()
     return np.asarray(x, dtype=np.float64)
 
 
 def like(arr: np.ndarray, ref: Any) -> Any:
-    """Return ``arr`` as the same kind of array as ``ref`` (type, dtype, device)."""
+    """Return ``arr`` as the same kind of array as ``ref`` (type, dtype, device).
+
+    For a tensor ``ref`` the cast to its dtype happens on the host, then the result moves to
+    ``ref.device`` (the accelerator never sees the float64 solver output).
+    """
     if is_torch(ref):
         dtype = ref.dtype if ref.dtype.is_floating_point else torch.get_default_dtype()
-        return torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype, device=ref.device)
+        return torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype, device="cpu").to(ref.device)
     if isinstance(ref, np.ndarray) and np.issubdtype(ref.dtype, np.floating):
         return arr.astype(ref.dtype, copy=False)
     return arr

@@ -27,6 +27,13 @@ from ._validation import check_codes, check_matrix, check_weights
 MODES = ("binary", "weighted")
 
 
+def _check_one_device(Zs: Sequence[Any]) -> None:
+    """Torch codes must share one device (the mix is built on the device of ``Zs[0]``)."""
+    devices = {str(Z.device) for Z in Zs if is_torch(Z)}
+    if len(devices) > 1:
+        raise ValueError(f"all codes must be on one device, got {sorted(devices)}")
+
+
 def _plan_marginal(plan: Any, axis: int) -> np.ndarray:
     marginal = to_numpy(plan).sum(axis=axis)
     if np.any(marginal <= 0):
@@ -36,9 +43,10 @@ def _plan_marginal(plan: Any, axis: int) -> np.ndarray:
 
 
 def pushforward(plan: Any, Z: Any) -> Any:
-    """``diag(1/μ_B) T Z``: the codes ``Z`` (N_m x d) carried onto the N_B barycenter points."""
-    mu_b = _plan_marginal(plan, axis=1)
-    return matmul_const(to_numpy(plan) / mu_b[:, None], Z)
+    """``diag(1/μ_B) T Z``: the codes ``Z`` (N_m x d) carried onto the N_B barycenter points (on ``Z``'s device)."""
+    T = to_numpy(plan)
+    mu_b = _plan_marginal(T, axis=1)
+    return matmul_const(T / mu_b[:, None], Z)
 
 
 def binary_masks(
@@ -99,10 +107,11 @@ def stochastic_mix(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if len(plans) != len(Zs):
         raise ValueError(f"got {len(plans)} plans for {len(Zs)} modalities")
+    _check_one_device(Zs)
     check_codes([to_numpy(Z) for Z in Zs])
+    plans_np = [check_matrix(f"plans[{m}]", to_numpy(T)) for m, T in enumerate(plans)]  # one host copy each
     n_points = None
-    for m, (T, Z) in enumerate(zip(plans, Zs)):
-        T_np = check_matrix(f"plans[{m}]", to_numpy(T))
+    for m, (T_np, Z) in enumerate(zip(plans_np, Zs)):
         if T_np.shape[1] != Z.shape[0]:
             raise ValueError(f"plans[{m}] has {T_np.shape[1]} columns but Zs[{m}] has {Z.shape[0]} rows")
         if n_points is not None and T_np.shape[0] != n_points:
@@ -110,7 +119,7 @@ def stochastic_mix(
         n_points = T_np.shape[0]
     n_modalities, dim = len(Zs), Zs[0].shape[1]
     lambdas = check_weights(weights, n_modalities)
-    pushed = [pushforward(T, Z) for T, Z in zip(plans, Zs)]
+    pushed = [pushforward(T_np, Z) for T_np, Z in zip(plans_np, Zs)]
     if mode == "weighted":
         masks = np.broadcast_to(lambdas[:, None, None], (n_modalities, n_points, dim)).copy()
     else:

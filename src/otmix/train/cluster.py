@@ -15,6 +15,10 @@ barycenter of the batch codes (binary masks, or the weighted "WB" ablation),
 to view m, and the last term is the GW clustering regulariser of Eq. 6 at the plan
 found on the detached codes. Plans are constants (envelope theorem); gradients
 flow through :math:`T_m Z_m` and the kernel.
+
+``ClusterConfig.device`` chooses where the model, the optimiser state, the batches and
+every tensor of a step live; the barycenter and GW solvers run on the CPU in numpy and
+return their plans on the codes' device (:mod:`otmix.train.device`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import torch
 from ..models.wae import MWAE
 from ..ot import gw_cluster, gw_cluster_loss, push_back, stochastic_mix
 from .batch_plans import batch_plans
+from .device import resolve_device
 from .index_stream import IndexStream
 
 MIX_MODES = ("binary", "weighted")
@@ -61,10 +66,11 @@ class ClusterConfig:
     patience: int | None = 10
     min_delta: float = 1e-4
     n_jobs: int | None = 1
+    device: str | torch.device = "cpu"
     random_state: int | None = None
 
     def validate(self) -> None:
-        """Raise ValueError naming the first bad field."""
+        """Raise ValueError naming the first bad field (or the device, when it is unknown or unavailable)."""
         if int(self.n_clusters) < 1:
             raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
         for name in ("latent_dim", "hidden_dim", "batch_size", "epochs", "max_outer"):
@@ -92,9 +98,11 @@ class ClusterConfig:
                 raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
         if self.patience is not None and int(self.patience) < 1:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
+        resolve_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as plain JSON values (a ``torch.device`` is written as its string)."""
+        return {**asdict(self), "device": str(self.device)}
 
 
 def step_losses(
@@ -146,7 +154,8 @@ def mixing_terms(
     if config.w_clu > 0 and config.n_clusters > 1:
         clusters = gw_cluster(mixed.detach().cpu().numpy().astype(np.float64), config.n_clusters,
                               init="kmeans", random_state=rng)
-        clu = gw_cluster_loss(mixed, torch.as_tensor(clusters.plan, dtype=mixed.dtype), clusters.bandwidth)
+        plan = torch.as_tensor(clusters.plan, dtype=mixed.dtype, device=mixed.device)
+        clu = gw_cluster_loss(mixed, plan, clusters.bandwidth)
     return targets, clu
 
 
@@ -164,39 +173,42 @@ def train_clustering(
         Preprocessed views (rows of different views need not correspond).
     config : ClusterConfig
     model : MWAE, optional
-        A model to continue training (a new one is built from ``config`` otherwise).
+        A model to continue training (a new one is built from ``config`` otherwise); it is
+        moved to ``config.device`` in place.
     progress : callable(epoch, losses), optional
         Called after every epoch with the mean losses of that epoch.
 
     Returns
     -------
     model : MWAE
-        In eval mode, with the weights of the epoch of lowest total (unsupervised) loss and
-        code normalisations set to the statistics of the full views.
+        On ``config.device``, in eval mode, with the weights of the epoch of lowest total
+        (unsupervised) loss and code normalisations set to the statistics of the full views.
     history : dict of lists
         Per-epoch means of ``total``, ``rec``, ``otm``, ``clu`` and the epoch ``seconds``;
         ``best_epoch`` and ``stopped_early`` as one-element lists.
     """
     config.validate()
+    device = resolve_device(config.device)
     rng = np.random.default_rng(config.random_state)
     seed = int(rng.integers(2**31 - 1))
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)  # CPU only: leaves any CUDA generator alone
         if model is None:
-            model = MWAE([X.shape[1] for X in Xs], config.latent_dim, config.hidden_dim)
-        return _fit(model, Xs, config, rng, progress)
+            with torch.device("cpu"):  # CPU weights from the CPU generator: one seed, one init, any device
+                model = MWAE([X.shape[1] for X in Xs], config.latent_dim, config.hidden_dim)
+        return _fit(model.to(device), Xs, config, rng, progress, device)
 
 
 def _fit(
     model: MWAE, Xs: Sequence[np.ndarray], config: ClusterConfig, rng: np.random.Generator,
-    progress: Callable[[int, dict[str, float]], None] | None,
+    progress: Callable[[int, dict[str, float]], None] | None, device: torch.device,
 ) -> tuple[MWAE, dict[str, list[float]]]:
     if len(Xs) != model.n_views:
         raise ValueError(f"the model has {model.n_views} views but {len(Xs)} were given")
     for m, X in enumerate(Xs):
         if X.shape[0] < 2:
             raise ValueError(f"view {m} has {X.shape[0]} row; training needs at least 2 per view")
-    tensors = [torch.as_tensor(np.asarray(X), dtype=torch.float32) for X in Xs]
+    tensors = [torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device) for X in Xs]
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     streams = [IndexStream(X.shape[0], rng) for X in tensors]
     sizes = [min(config.batch_size, X.shape[0]) for X in tensors]
@@ -208,7 +220,8 @@ def _fit(
         model.train()
         sums = dict.fromkeys(("total", "rec", "otm", "clu"), 0.0)
         for _ in range(steps):
-            batches = [X[stream.take(k)] for X, stream, k in zip(tensors, streams, sizes)]
+            rows = [torch.as_tensor(stream.take(k), device=device) for stream, k in zip(streams, sizes)]
+            batches = [X[r] for X, r in zip(tensors, rows)]
             losses = step_losses(model, batches, config, rng, mixing=epoch >= config.warmup_epochs)
             optimizer.zero_grad()
             losses["total"].backward()

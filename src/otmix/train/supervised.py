@@ -14,6 +14,10 @@ heads get no gradient); ``mix_term=False`` keeps ``β·L(h_m(Z_m))`` but drops t
 term (the ablation that separates the mixer from the extra per-modality supervision).
 The two arms draw the same batches: the batch order has its own random stream,
 separate from the barycenter starts and the masks.
+
+``SupervisedConfig.device`` chooses where the model, the optimiser state, the data and
+every tensor of a step live; the read-outs (:func:`evaluate`, :func:`single_modality_scores`,
+:func:`noise_curve`) run on the device of the model they are given and return Python floats.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from torch import nn
 from ..models.fusion import FUSIONS, ModalityHeads, make_fusion
 from ..ot import push_back, pushforward, stochastic_mix
 from .batch_plans import batch_plans
+from .device import module_device, resolve_device
 
 TASKS = ("classification", "regression")
 
@@ -56,9 +61,11 @@ class SupervisedConfig:
     unaligned: bool = False
     mix_term: bool = True
     n_jobs: int | None = 1
+    device: str | torch.device = "cpu"
     random_state: int | None = None
 
     def validate(self) -> None:
+        """Raise ValueError naming the first bad field (or the device, when it is unknown or unavailable)."""
         if self.fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
         if self.task not in TASKS:
@@ -76,9 +83,11 @@ class SupervisedConfig:
             raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
         if self.mix not in ("binary", "weighted"):
             raise ValueError(f"mix must be 'binary' or 'weighted', got {self.mix!r}")
+        resolve_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as plain JSON values (a ``torch.device`` is written as its string)."""
+        return {**asdict(self), "device": str(self.device)}
 
 
 class SupervisedModel(nn.Module):
@@ -119,9 +128,11 @@ def better(task: str, new: float, old: float) -> bool:
     return new > old if task == "classification" else new < old
 
 
-def _tensors(Xs: Sequence[np.ndarray], y: np.ndarray, task: str) -> tuple[list[torch.Tensor], torch.Tensor]:
-    X_t = [torch.as_tensor(np.asarray(X), dtype=torch.float32) for X in Xs]
-    y_t = torch.as_tensor(y, dtype=torch.long if task == "classification" else torch.float32)
+def _tensors(
+    Xs: Sequence[np.ndarray], y: np.ndarray, task: str, device: torch.device | str = "cpu",
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    X_t = [torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device) for X in Xs]
+    y_t = torch.as_tensor(y, dtype=torch.long if task == "classification" else torch.float32, device=device)
     return X_t, y_t
 
 
@@ -176,7 +187,7 @@ def evaluate(model: SupervisedModel, Xs: Sequence[np.ndarray], y: np.ndarray, ta
     """Score of the fused prediction on aligned data (regression: MAE in the target's units)."""
     was_training = model.training
     model.eval()
-    X_t, y_t = _tensors(Xs, y, task)
+    X_t, y_t = _tensors(Xs, y, task, module_device(model))
     out = model(X_t)
     model.train(was_training)
     return score(task, model.to_target_units(out) if task == "regression" else out, y_t)
@@ -195,7 +206,7 @@ def train_supervised(
     Returns
     -------
     model : SupervisedModel
-        Weights of the best validation epoch, in eval mode.
+        Weights of the best validation epoch, on ``config.device``, in eval mode.
     history : dict of lists
         Per-epoch mean ``total``, ``fusion``, ``heads``, ``otm`` losses, ``val`` score and
         ``seconds``; ``best_epoch`` as a one-element list.
@@ -206,10 +217,13 @@ def train_supervised(
         raise ValueError(f"modalities and labels disagree in length: {sorted(n_rows)} rows (aligned mode)")
     # batches, OT solvers and weights get their own streams: both arms see the same batches
     order_rng, ot_rng, weight_rng = np.random.default_rng(config.random_state).spawn(3)
+    device = resolve_device(config.device)
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(int(weight_rng.integers(2**31 - 1)))
-        model = SupervisedModel([X.shape[1] for X in X_train], config)
-        X_t, y_t = _tensors(X_train, y_train, config.task)
+        with torch.device("cpu"):  # CPU weights from the CPU generator: one seed, one init, any device
+            model = SupervisedModel([X.shape[1] for X in X_train], config)
+        model.to(device)
+        X_t, y_t = _tensors(X_train, y_train, config.task, device)
         if config.task == "regression":  # learn standardised targets; the model maps back (to_target_units)
             model.target_mean.fill_(float(y_t.mean()))
             model.target_std.fill_(float(y_t.std()) if len(y_t) > 1 and float(y_t.std()) > 0 else 1.0)
@@ -218,7 +232,7 @@ def train_supervised(
         n = len(y_t)
         y_views = [y_t] * len(X_t)
         if config.unaligned:  # as in the clustering setting: nobody knows which rows belong together
-            perms = [torch.as_tensor(order_rng.permutation(n)) for _ in X_t]
+            perms = [torch.as_tensor(order_rng.permutation(n), device=device) for _ in X_t]
             X_t = [X[p] for X, p in zip(X_t, perms)]
             y_views = [y_t[p] for p in perms]
         batch = min(config.batch_size, n)
@@ -232,7 +246,7 @@ def train_supervised(
             steps = max(1, n // batch)  # drop the ragged tail: batch norm and N_B stay fixed
             sums = dict.fromkeys(("total", "fusion", "heads", "otm"), 0.0)
             for s in range(steps):
-                rows = [torch.as_tensor(order[s * batch:(s + 1) * batch]) for order in orders]
+                rows = [torch.as_tensor(order[s * batch:(s + 1) * batch], device=device) for order in orders]
                 if config.unaligned:
                     losses = step_loss_unaligned(model, [X[r] for X, r in zip(X_t, rows)],
                                                  [y[r] for y, r in zip(y_views, rows)], config, ot_rng,
@@ -268,7 +282,7 @@ def train_supervised(
 def _codes(model: SupervisedModel, m: int, X: np.ndarray) -> torch.Tensor:
     was_training = model.training
     model.eval()
-    codes = model.fusion.encode(m, torch.as_tensor(np.asarray(X), dtype=torch.float32))
+    codes = model.fusion.encode(m, torch.as_tensor(np.asarray(X), dtype=torch.float32, device=module_device(model)))
     model.train(was_training)
     return codes
 
@@ -281,18 +295,21 @@ def single_modality_scores(
 
     The encoders of ``model`` are frozen; for every modality m a new MLP head
     (d → 64 → outputs) is trained on the training rows' codes of m only (full-batch
-    Adam) and scored on the test rows' codes of m only.
+    Adam) and scored on the test rows' codes of m only. Everything runs on the model's device.
     """
+    device = module_device(model)
     scores = []
     for m in range(len(X_train)):
         Z_train, Z_test = _codes(model, m, X_train[m]), _codes(model, m, X_test[m])
-        _, y_tr = _tensors([], y_train, task)
-        _, y_te = _tensors([], y_test, task)
+        _, y_tr = _tensors([], y_train, task, device)
+        _, y_te = _tensors([], y_test, task, device)
         if task == "regression":
             y_tr = (y_tr - model.target_mean) / model.target_std
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(int(np.random.default_rng([random_state, m]).integers(2**31 - 1)))
-            head = nn.Sequential(nn.Linear(Z_train.shape[1], 64), nn.ReLU(), nn.Linear(64, model.n_outputs))
+            with torch.device("cpu"):  # same head weights on every device
+                head = nn.Sequential(nn.Linear(Z_train.shape[1], 64), nn.ReLU(), nn.Linear(64, model.n_outputs))
+            head.to(device)
             opt = torch.optim.Adam(head.parameters(), lr=lr)
             for _ in range(epochs):
                 opt.zero_grad()
