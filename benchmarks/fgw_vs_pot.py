@@ -1,4 +1,4 @@
-"""FGW barycenter: otmix against POT, measured in one run on the same instances.
+"""FGW barycenter: otmix (exact and fast) against POT, measured in one run on the same instances.
 
 For each N (codes per modality, M = 3, d = 32, 7 Gaussian clusters) and each
 structure ("euclidean", "sqeuclidean"), with the same initial barycenter for all:
@@ -7,12 +7,16 @@ structure ("euclidean", "sqeuclidean"), with the same initial barycenter for all
 - "POT-CG loop": the corrected Alg. 2 loop of DESIGN.md with POT's
   ``fused_gromov_wasserstein`` as the inner solver (product-coupling start, exact
   network simplex: ``numItermaxEmd`` raised so that it never binds),
-- ``otmix.ot.fgw_barycenter`` (exact LMO, warm-started plans).
+- ``otmix.ot.fgw_barycenter(method="exact")``: CG with an exact assignment LMO,
+- ``otmix.ot.fgw_barycenter(method="fast")``: the quantized approximate method.
 
-Values are sum_m λ_m FGW(Z, Z_m; α) at each method's returned Z and plans,
-evaluated by the same function. Prints a markdown table and writes JSON.
+POT runs only up to ``--pot-max-n`` (default 2048: at 4096 its barycenter would take
+more than 5 minutes here), the exact method up to ``--exact-max-n`` (default 4096).
+Values are sum_m λ_m FGW(Z, Z_m; α) at each method's returned Z and plans, evaluated
+by the same function (a pair sum over the plans' non-zeros, exact in float64, so
+no N x N plan is formed). Prints a markdown table and writes JSON.
 
-    python benchmarks/fgw_vs_pot.py --sizes 512 1024 2048 --json out.json
+    python benchmarks/fgw_vs_pot.py --sizes 512 1024 2048 4096 16384 --json out.json
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ import platform
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 import ot
+import scipy.sparse as sp
+from threadpoolctl import threadpool_info
 
 from otmix.atomic import write_json_atomic
-from otmix.ot import fgw_barycenter, fgw_objective
+from otmix.ot import fgw_barycenter
+from otmix.ot.quantized import sparse_fgw_objective
 from otmix.ot.structure import feature_cost, structure_matrix
 
 ALPHA = 0.5  # weight of the Wasserstein term (POT's alpha weighs structure: 1 - ALPHA)
@@ -40,11 +48,9 @@ def clustered_codes(n: int, n_modalities: int, dim: int, n_clusters: int, seed: 
     return [centres[rng.integers(n_clusters, size=n)] + rng.normal(size=(n, dim)) for _ in range(n_modalities)]
 
 
-def barycenter_value(Z: np.ndarray, plans: list[np.ndarray], Zs: list[np.ndarray], structure: str) -> float:
-    A = structure_matrix(Z, structure)
+def barycenter_value(Z: np.ndarray, plans: list, Zs: list[np.ndarray], structure: str) -> float:
     lam = 1.0 / len(Zs)
-    return sum(lam * fgw_objective(feature_cost(Z, Zm), A, structure_matrix(Zm, structure), T, ALPHA)
-               for T, Zm in zip(plans, Zs))
+    return sum(lam * sparse_fgw_objective(Z, Zm, sp.csr_array(T), ALPHA, structure) for T, Zm in zip(plans, Zs))
 
 
 def pot_fgw_barycenters(Zs, Z0, structure):
@@ -88,61 +94,86 @@ def pot_cg_loop(Zs, Z0, structure, max_outer=50, tol=1e-6):
     return seconds, barycenter_value(Z, plans, Zs, structure), n_outer
 
 
-def otmix_barycenter(Zs, Z0, structure):
+def otmix_barycenter(Zs, Z0, structure, method, seed):
     t0 = time.perf_counter()
-    res = fgw_barycenter(Zs, alpha=ALPHA, structure=structure, init=Z0.copy())
+    res = fgw_barycenter(Zs, alpha=ALPHA, structure=structure, init=Z0.copy(), method=method, random_state=seed,
+                         sparse_plans=True)
     seconds = time.perf_counter() - t0
-    split = {k: res.log[k] for k in ("time_lmo", "time_products", "time_other")}
-    n_lmo = int(sum(sum(it) for it in res.log["inner_iters"]))
-    return seconds, res.value, res.n_outer, split, n_lmo
+    split = {k: v for k, v in res.log.items() if k.startswith("time_")}
+    n_lmo = int(sum(sum(it) for it in res.log["inner_iters"])) if method == "exact" else 0
+    return {"s": seconds, "value": barycenter_value(res.Z, res.plans, Zs, structure), "reported_value": res.value,
+            "outer": res.n_outer, "split": split, "lmo_calls": n_lmo}
+
+
+def fmt(x: float, spec: str = ".2f") -> str:
+    return "–" if x is None or not np.isfinite(x) else format(x, spec)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096, 16384])
     parser.add_argument("--structures", nargs="+", default=["euclidean", "sqeuclidean"])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-pot-barycenters", action="store_true")
+    parser.add_argument("--pot-max-n", type=int, default=2048, help="run POT only up to this N")
+    parser.add_argument("--exact-max-n", type=int, default=4096, help="run the exact method only up to this N")
     parser.add_argument("--json", default=None, help="write the rows here (atomically)")
     args = parser.parse_args()
 
+    warm_up = clustered_codes(64, 3, 32, 7, seed=1)  # compile the numba kernels before any timing
+    for method in ("exact", "fast"):
+        for structure in args.structures:
+            fgw_barycenter(warm_up, alpha=ALPHA, structure=structure, method=method, random_state=0)
     rows = []
-    header = ("| N | structure | POT fgw_barycenters s | POT-CG loop s | otmix s | POT/otmix | "
-              "CG-loop/otmix | POT-CG value | otmix value | value ratio | otmix LMO s | products s | other s | "
-              "LMO calls | outer (POT/CG/otmix) |")
+    header = ("| N | structure | POT s | POT-CG s | exact s | fast s | POT/exact | POT/fast | exact/fast | "
+              "POT-CG value | exact value | fast value | exact/POT-CG value | fast/exact value | "
+              "exact LMO / products / other s | fast partition / coarse / local / value s | "
+              "outer (POT/CG/exact/fast) |")
     print(header)
     print("|" + "|".join(["---"] * (header.count("|") - 1)) + "|")
+    nan = float("nan")
     for n in args.sizes:
         Zs = clustered_codes(n, 3, 32, 7, seed=args.seed + n)
         Z0 = np.concatenate(Zs)[np.random.default_rng(args.seed).choice(3 * n, size=n, replace=False)]
         for structure in args.structures:
-            if args.skip_pot_barycenters:
-                t_pot, v_pot, o_pot = float("nan"), float("nan"), 0
-            else:
-                t_pot, v_pot, o_pot = pot_fgw_barycenters(Zs, Z0, structure)
-            t_cg, v_cg, o_cg = pot_cg_loop(Zs, Z0, structure)
-            t_ox, v_ox, o_ox, split, n_lmo = otmix_barycenter(Zs, Z0, structure)
+            with_pot = n <= args.pot_max_n
+            t_pot, v_pot, o_pot = pot_fgw_barycenters(Zs, Z0, structure) if with_pot else (nan, nan, 0)
+            t_cg, v_cg, o_cg = pot_cg_loop(Zs, Z0, structure) if with_pot else (nan, nan, 0)
+            empty = {"s": nan, "value": nan, "reported_value": nan, "outer": 0, "split": {}, "lmo_calls": 0}
+            exact = otmix_barycenter(Zs, Z0, structure, "exact", args.seed) if n <= args.exact_max_n else empty
+            fast = otmix_barycenter(Zs, Z0, structure, "fast", args.seed)
             row = {
                 "N": n, "structure": structure, "pot_fgw_barycenters_s": t_pot, "pot_fgw_barycenters_value": v_pot,
                 "pot_fgw_barycenters_outer": o_pot, "pot_cg_loop_s": t_cg, "pot_cg_loop_value": v_cg,
-                "pot_cg_loop_outer": o_cg, "otmix_s": t_ox, "otmix_value": v_ox, "otmix_outer": o_ox,
-                "otmix_lmo_calls": n_lmo, **{f"otmix_{k}": v for k, v in split.items()},
-                "speedup_vs_pot_fgw_barycenters": t_pot / t_ox, "speedup_vs_pot_cg_loop": t_cg / t_ox,
-                "value_ratio_vs_pot_cg_loop": v_ox / v_cg,
+                "pot_cg_loop_outer": o_cg, "exact": exact, "fast": fast,
+                "speedup_exact_vs_pot": t_pot / exact["s"], "speedup_fast_vs_pot": t_pot / fast["s"],
+                "speedup_fast_vs_exact": exact["s"] / fast["s"],
+                "value_ratio_exact_vs_pot_cg_loop": exact["value"] / v_cg,
+                "value_ratio_fast_vs_exact": fast["value"] / exact["value"],
             }
             rows.append(row)
-            print(f"| {n} | {structure} | {t_pot:.2f} | {t_cg:.2f} | {t_ox:.2f} | {t_pot / t_ox:.2f}x | "
-                  f"{t_cg / t_ox:.2f}x | {v_cg:.6f} | {v_ox:.6f} | {v_ox / v_cg:.6f} | {split['time_lmo']:.2f} | "
-                  f"{split['time_products']:.2f} | {split['time_other']:.2f} | {n_lmo} | {o_pot}/{o_cg}/{o_ox} |",
-                  flush=True)
-    payload = {
-        "benchmark": "fgw_barycenter vs POT", "alpha": ALPHA, "M": 3, "d": 32, "clusters": 7,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "numpy": np.__version__, "pot": ot.__version__},
+            es, fs = exact["split"], fast["split"]
+            exact_split = (f"{fmt(es.get('time_lmo'))} / {fmt(es.get('time_products'))} / "
+                           f"{fmt(es.get('time_other'))}" if es else "–")
+            fast_split = " / ".join(fmt(fs.get(k)) for k in ("time_partition", "time_coarse", "time_local",
+                                                             "time_value"))
+            print(f"| {n} | {structure} | {fmt(t_pot)} | {fmt(t_cg)} | {fmt(exact['s'])} | {fmt(fast['s'])} | "
+                  f"{fmt(row['speedup_exact_vs_pot'])}x | {fmt(row['speedup_fast_vs_pot'])}x | "
+                  f"{fmt(row['speedup_fast_vs_exact'])}x | {fmt(v_cg, '.6f')} | {fmt(exact['value'], '.6f')} | "
+                  f"{fmt(fast['value'], '.6f')} | {fmt(row['value_ratio_exact_vs_pot_cg_loop'], '.6f')} | "
+                  f"{fmt(row['value_ratio_fast_vs_exact'], '.4f')} | {exact_split} | {fast_split} | "
+                  f"{o_pot}/{o_cg}/{exact['outer']}/{fast['outer']} |", flush=True)
+            if args.json:  # after every row, so a long run leaves what it has measured
+                write_json_atomic(Path(args.json), payload(args, rows))
+
+
+def payload(args, rows) -> dict:
+    return {
+        "benchmark": "fgw_barycenter vs POT", "alpha": ALPHA, "M": 3, "d": 32, "clusters": 7, "seed": args.seed,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),
+                    "python": platform.python_version(), "numpy": np.__version__, "pot": ot.__version__,
+                    "numba": numba.__version__, "threads": threadpool_info()},
         "rows": rows,
     }
-    if args.json:
-        write_json_atomic(Path(args.json), payload)
 
 
 if __name__ == "__main__":

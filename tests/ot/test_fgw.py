@@ -85,8 +85,9 @@ def test_log_reports_time_split_and_values():
     D, A, B = instance(30, 30, seed=1)
     res = fgw(D, A, B)
     assert set(res.log) >= {"values", "gap", "time_lmo", "time_products", "time_other"}
-    assert res.log["values"][-1] == pytest.approx(res.value, rel=1e-9)
-    assert all(b <= a + 1e-12 for a, b in zip(res.log["values"], res.log["values"][1:]))
+    # the per-iteration values carry the float32 products' rounding; the returned value is float64
+    assert res.log["values"][-1] == pytest.approx(res.value, rel=1e-6)
+    assert all(b <= a + 1e-7 * abs(a) for a, b in zip(res.log["values"], res.log["values"][1:]))
 
 
 def test_torch_in_torch_out_and_agrees_with_numpy():

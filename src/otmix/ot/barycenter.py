@@ -19,7 +19,6 @@ step, which makes each exact LMO after the first a few times cheaper.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,13 +26,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
-from ._backend import is_torch, like, matmul_const, to_numpy
+from ._backend import is_torch, like, matmul_const, to_numpy, torch
 from ._validation import check_alpha, check_codes, check_weights
 from .fgw import fgw_objective, half_structure_constant, solve_fgw_cg
-from .structure import check_structure_kind, feature_cost, structure_matrix
+from .quantized import BLOCK_SIZE, quantized_barycenter
+from .structure import (
+    check_structure_kind,
+    feature_cost,
+    self_structure_constant,
+    sqeuclidean_factors,
+    structure_matrix,
+)
 
 INITS = ("random", "kmeans++")
+METHODS = ("exact", "quantized", "fast")  # "fast" names the recommended approximate method
+DEFAULT_TOL = {"exact": 1e-6, "quantized": 1e-3, "fast": 1e-3}
 
 
 @dataclass
@@ -46,7 +56,9 @@ class BarycenterResult:
         Barycenter codes, ``sum_m λ_m diag(1/μ_B) T_m Z_m`` for the returned plans
         (with torch inputs, differentiable in every ``Z_m`` with plans held constant).
     plans : list of arrays of shape (N_B, N_m)
-        Plans ``T_m`` in Π(μ_B, μ_m), same array type as ``Zs[m]``.
+        Plans ``T_m`` in Π(μ_B, μ_m), same array type as ``Zs[m]`` (with
+        ``sparse_plans=True``: ``scipy.sparse.csr_array``, or sparse COO tensors for
+        torch inputs).
     value : float
         ``sum_m λ_m FGW(Z, Z_m; α)`` evaluated at the returned ``Z`` and ``plans``.
     n_outer : int
@@ -55,10 +67,14 @@ class BarycenterResult:
         True when the objective stopped improving (relative ``tol``) or the plans
         stopped changing before ``max_outer``.
     log : dict
-        ``values`` (objective after each plan update), ``inner_iters`` (CG
-        iterations per outer step, per modality) and seconds in ``time_lmo`` and
-        ``time_products`` (summed over modalities, which may run side by side) and
-        ``time_other`` (the rest of the wall time, clipped at 0).
+        ``method``; ``values`` (objective after each plan update). Exact method:
+        ``inner_iters`` (CG iterations per outer step, per modality) and seconds in
+        ``time_lmo`` and ``time_products`` (summed over modalities, which may run side
+        by side) and ``time_other`` (the rest of the wall time, clipped at 0).
+        Quantized method: seconds in ``time_partition`` (k-means), ``time_coarse``
+        (FGW between anchors), ``time_local`` (cluster transport and block
+        assignments), ``time_value`` (objective after each outer step) and
+        ``time_other``; ``n_anchors`` and ``n_blocks`` per modality.
     """
 
     Z: Any
@@ -100,7 +116,7 @@ def _n_workers(n_jobs: int | None, n_modalities: int) -> int:
     if n_jobs is None:
         return 1
     if n_jobs == -1:
-        return max(1, min(n_modalities, os.cpu_count() or 1))
+        return n_modalities
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be -1, None or at least 1, got {n_jobs}")
     return min(n_jobs, n_modalities)
@@ -114,13 +130,17 @@ def fgw_barycenter(
     structure: str = "euclidean",
     init: Any = "random",
     max_outer: int = 50,
-    tol: float = 1e-6,
+    tol: float | None = None,
     max_iter: int = 1000,
     inner_tol: float = 1e-9,
     warm_start: bool = False,
     random_state: int | np.random.Generator | None = None,
     callback: Callable[[int, float], None] | None = None,
     n_jobs: int | None = -1,
+    method: str = "exact",
+    n_anchors: int | None = None,
+    block_size: int = BLOCK_SIZE,
+    sparse_plans: bool = False,
 ) -> BarycenterResult:
     r"""Fused Gromov-Wasserstein barycenter of M code sets.
 
@@ -143,25 +163,47 @@ def fgw_barycenter(
         k-means++ centres over the pooled codes, or given codes.
     max_outer : int
         Maximum outer (plan update + barycenter update) iterations.
-    tol : float
-        Stop when the objective changes by at most ``tol`` relative, or when no
-        plan changes.
+    tol : float, optional
+        Stop when the objective changes by at most ``tol`` relative (the fast method:
+        improves by less), or when no plan changes. Default 1e-6 for the exact method
+        and 1e-3 for the approximate one, whose last outer steps would only polish
+        an objective that is a few tenths of a per cent off anyway.
     max_iter, inner_tol : int, float
-        Conditional-gradient limits of each FGW solve (see :func:`otmix.ot.fgw`).
+        Conditional-gradient limits of each FGW solve (see :func:`otmix.ot.fgw`);
+        exact method only.
     warm_start : bool
-        Start each FGW solve from the previous outer iteration's plan instead of
-        the product coupling. Fewer CG steps, but measured here to end in worse
-        local minima (0.1-2 % higher objective), hence off by default. The exact
-        assignment solver is warm-started from the previous outer iteration's
+        Exact method: start each FGW solve from the previous outer iteration's plan
+        instead of the product coupling. Fewer CG steps, but measured here to end in
+        worse local minima (0.1-2 % higher objective), hence off by default. The
+        exact assignment solver is warm-started from the previous outer iteration's
         duals either way (same plans, less time).
     random_state : int, Generator or None
-        Seed for ``init`` drawn at random.
+        Seed for ``init`` drawn at random and for the quantized method's k-means.
     callback : callable ``(outer_iter, value) -> None``, optional
         Called after every outer iteration (progress reporting).
     n_jobs : int or None
         Threads solving the M FGW problems of an outer iteration side by side
-        (the assignment solver releases the GIL). ``-1`` (default): one per CPU,
-        at most M; ``None`` or ``1``: sequential. Results do not depend on it.
+        (the assignment solver releases the GIL). ``-1`` (default): one per
+        modality; ``None`` or ``1``: sequential. Results do not depend on it.
+    method : {"exact", "quantized", "fast"}
+        ``"exact"`` (default): conditional gradient with an exact LMO on the full
+        problem (module docstring); reaches the same local minimum as POT's CG.
+        ``"quantized"``: the approximate two-scale method of
+        :mod:`otmix.ot.quantized` (anchors, cluster transport, block assignments);
+        ``"fast"`` names the recommended approximate method, today ``"quantized"``.
+        Use the exact method up to a few thousand codes or when the objective must
+        match POT's; the fast one beyond, or inside loops where a few per cent of
+        objective do not matter (see ``benchmarks/RESULTS.md`` for measured gaps).
+    n_anchors : int, optional
+        Quantized method: anchors per code set for the coarse FGW (default
+        ``ceil(sqrt(N))``).
+    block_size : int
+        Quantized method: points per assignment block (default 256); larger blocks
+        are slower and usually closer to the exact objective.
+    sparse_plans : bool
+        Return the plans as sparse matrices (``scipy.sparse.csr_array``, or torch
+        sparse COO tensors on the codes' device) instead of dense arrays: a dense
+        plan of 16,384 x 16,384 float64 takes 2 GiB, its permutation form 400 KiB.
 
     Returns
     -------
@@ -176,9 +218,14 @@ def fgw_barycenter(
     >>> res = fgw_barycenter(Zs, alpha=0.5, random_state=0)
     >>> res.Z.shape, [T.shape for T in res.plans]
     ((30, 4), [(30, 30), (30, 30)])
+    >>> fast = fgw_barycenter(Zs, alpha=0.5, random_state=0, method="fast", sparse_plans=True)
+    >>> [T.nnz for T in fast.plans]  # permutations / N
+    [30, 30]
     """
     alpha = check_alpha(alpha)
     check_structure_kind(structure)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     Zs_np = [to_numpy(Z) for Z in Zs]
     check_codes(Zs_np)
     lambdas = check_weights(weights, len(Zs_np))
@@ -189,13 +236,96 @@ def fgw_barycenter(
     n_points = int(n_points)
     if max_outer < 1:
         raise ValueError(f"max_outer must be at least 1, got {max_outer}")
+    if n_anchors is not None and int(n_anchors) < 1:
+        raise ValueError(f"n_anchors must be at least 1, got {n_anchors}")
+    if int(block_size) < 1:
+        raise ValueError(f"block_size must be at least 1, got {block_size}")
+    if tol is None:
+        tol = DEFAULT_TOL[method]
+    if not tol >= 0:
+        raise ValueError(f"tol must be non-negative, got {tol}")
     rng = np.random.default_rng(random_state)
+    Z0 = _initial_codes(Zs_np, n_points, init, rng)
 
-    Z = _initial_codes(Zs_np, n_points, init, rng)
+    if method == "exact":
+        Z, plans, value, n_outer, converged, log = _exact_barycenter(
+            Zs_np, lambdas, Z0, alpha, structure, max_outer, tol, max_iter, inner_tol, warm_start, callback,
+            _n_workers(n_jobs, len(Zs_np)),
+        )
+    else:
+        out = quantized_barycenter(
+            Zs_np, lambdas, Z0, alpha, structure, max_outer=max_outer, tol=tol, rng=rng, callback=callback,
+            n_anchors=None if n_anchors is None else int(n_anchors),
+            n_blocks=[-(-Zm.shape[0] // int(block_size)) for Zm in Zs_np],
+            n_workers=_n_workers(n_jobs, len(Zs_np)),
+        )
+        Z, plans, value, n_outer, converged = out.Z, out.plans, out.value, out.n_outer, out.converged
+        log = {"values": out.values, **out.log}
+    log = {"method": "exact" if method == "exact" else "quantized", **log}
+    return BarycenterResult(*_hand_back(Z, plans, Zs, lambdas, sparse_plans), value, n_outer, converged, log)
+
+
+def _hand_back(
+    Z: np.ndarray, plans: list[Any], Zs: Sequence[Any], lambdas: np.ndarray, sparse_plans: bool
+) -> tuple[Any, list[Any]]:
+    """Barycenter and plans in the caller's array type (dense or sparse plans)."""
+    ref = Zs[0]
+    n_b = Z.shape[0]
+    if sparse_plans:
+        plans_sp = [sp.csr_array(T) for T in plans]
+        if is_torch(ref):
+            plans_out = [_torch_sparse(T, Zm) for T, Zm in zip(plans_sp, Zs)]
+            Z_out = sum(lam * torch.sparse.mm(T, Zm) for lam, T, Zm in zip(lambdas, plans_out, Zs)) * n_b
+            return Z_out, plans_out
+        return like(Z, ref), plans_sp
+    dense = [T.toarray() if sp.issparse(T) else T for T in plans]
+    if is_torch(ref):  # recompute in torch so gradients reach every Z_m
+        Z_out = sum(lam * matmul_const(T, Zm) for lam, T, Zm in zip(lambdas, dense, Zs)) * n_b
+    else:
+        Z_out = like(Z, ref)
+    return Z_out, [like(T, Zm) for T, Zm in zip(dense, Zs)]
+
+
+def _torch_sparse(plan: sp.csr_array, Zm: Any) -> Any:
+    coo = plan.tocoo()
+    indices = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.int64, device=Zm.device)
+    values = torch.as_tensor(coo.data, dtype=Zm.dtype, device=Zm.device)
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True).coalesce()
+
+
+def _dense(plan: Any) -> np.ndarray:
+    return plan.toarray() if sp.issparse(plan) else plan
+
+
+def _same_plan(old: Any, new: Any) -> bool:
+    if sp.issparse(old) and sp.issparse(new):
+        return (old != new).nnz == 0
+    return np.array_equal(_dense(old), _dense(new))
+
+
+def _exact_barycenter(
+    Zs_np: list[np.ndarray],
+    lambdas: np.ndarray,
+    Z: np.ndarray,
+    alpha: float,
+    structure: str,
+    max_outer: int,
+    tol: float,
+    max_iter: int,
+    inner_tol: float,
+    warm_start: bool,
+    callback: Callable[[int, float], None] | None,
+    n_workers: int,
+) -> tuple[np.ndarray, list[np.ndarray], float, int, bool, dict[str, Any]]:
+    """The exact alternating loop (module docstring) on validated float64 inputs."""
+    n_points = Z.shape[0]
     mu_b = np.full(n_points, 1.0 / n_points)
     mus = [np.full(Zm.shape[0], 1.0 / Zm.shape[0]) for Zm in Zs_np]
     structs = [structure_matrix(Zm, structure) for Zm in Zs_np]
     half_consts = [half_structure_constant(Am, mu) for mu, Am in zip(mus, structs)]
+    low_rank = structure == "sqeuclidean"  # squared distances have rank d + 2: products in O(N^2 d)
+    structs32 = [None if low_rank else Am.astype(np.float32) for Am in structs]
+    factors_m = [sqeuclidean_factors(Zm) if low_rank else None for Zm in Zs_np]
 
     plans: list[np.ndarray | None] = [None] * len(Zs_np)
     duals: list[list[np.ndarray | None] | None] = [None] * len(Zs_np)
@@ -205,20 +335,25 @@ def fgw_barycenter(
     converged = False
     n_outer = 0
     t_start = time.perf_counter()
-    pool = ThreadPoolExecutor(max_workers=_n_workers(n_jobs, len(Zs_np)))
+    pool = ThreadPoolExecutor(max_workers=n_workers)
     for n_outer in range(1, max_outer + 1):
-        A = structure_matrix(Z, structure)
-        half_const_b = half_structure_constant(A, mu_b)
+        # the loop's products, costs and values run in float32, or through low-rank factors
+        A32 = None if low_rank else structure_matrix(Z, structure, np.float32)
+        factors_b = sqeuclidean_factors(Z) if low_rank else None
+        half_const_b = self_structure_constant(Z, mu_b, structure)
 
-        def solve(m: int, Z=Z, A=A, half_const_b=half_const_b, plans=plans):  # bind this iteration's state
+        def solve(m: int, Z=Z, A32=A32, factors_b=factors_b, half_const_b=half_const_b, plans=plans):
             return solve_fgw_cg(
-                feature_cost(Z, Zs_np[m]), A, structs[m], alpha, mu_b, mus[m],
-                init=plans[m] if warm_start else None, max_iter=max_iter, tol=inner_tol,
+                feature_cost(Z, Zs_np[m], np.float32), A32, structs[m], alpha, mu_b, mus[m],
+                init=_dense(plans[m]) if warm_start else None, max_iter=max_iter, tol=inner_tol,
                 duals=duals[m], const=half_const_b + half_consts[m],
+                structs32=None if low_rank else (A32, structs32[m]),
+                factors=(factors_b, factors_m[m]) if low_rank else None,
+                exact_value=False, dense_plan=False,
             )
 
-        modalities = range(len(Zs_np))
-        outs = list(pool.map(solve, modalities))
+        with threadpool_limits(limits=1 if n_workers > 1 else None, user_api="blas"):  # threads, not BLAS
+            outs = list(pool.map(solve, range(len(Zs_np))))
         new_plans, total, iters = [], 0.0, []
         for m, out in enumerate(outs):
             duals[m] = out.log["duals"]
@@ -227,7 +362,7 @@ def fgw_barycenter(
             iters.append(out.n_iter)
             times["time_lmo"] += out.log["time_lmo"]
             times["time_products"] += out.log["time_products"]
-        unchanged = all(old is not None and np.array_equal(old, new) for old, new in zip(plans, new_plans))
+        unchanged = all(old is not None and _same_plan(old, new) for old, new in zip(plans, new_plans))
         small_change = bool(values) and abs(values[-1] - total) <= tol * max(abs(total), 1e-300)
         plans = new_plans
         values.append(total)
@@ -240,19 +375,11 @@ def fgw_barycenter(
             break
     pool.shutdown()
 
+    plans = [_dense(T) for T in plans]
     A = structure_matrix(Z, structure)
     value = float(sum(
         lam * fgw_objective(feature_cost(Z, Zm), A, Am, T, alpha)
         for lam, T, Zm, Am in zip(lambdas, plans, Zs_np, structs)
     ))
     times["time_other"] = max(0.0, time.perf_counter() - t_start - times["time_lmo"] - times["time_products"])
-    log = {"values": values, "inner_iters": inner_iters, **times}
-
-    ref = Zs[0]
-    if is_torch(ref):  # recompute in torch so gradients reach every Z_m
-        Z_out = sum(lam * matmul_const(T, Zm) for lam, T, Zm in zip(lambdas, plans, Zs))
-        Z_out = Z_out * like(1.0 / mu_b[:, None], ref)
-    else:
-        Z_out = like(Z, ref)
-    plans_out = [like(T, Zm) for T, Zm in zip(plans, Zs)]
-    return BarycenterResult(Z_out, plans_out, value, n_outer, converged, log)
+    return Z, plans, value, n_outer, converged, {"values": values, "inner_iters": inner_iters, **times}

@@ -39,6 +39,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - exercised only without numba
+    njit = None
+
 from ._backend import like, to_numpy
 from ._lmo import exact_lmo
 from ._validation import check_alpha, check_distribution, check_matrix, check_structure
@@ -82,6 +87,31 @@ class _CGOutput:
     log: dict[str, Any]
 
 
+def _pair_sum_kernel(A, B, rows, cols, vals):  # pragma: no cover - compiled; tested through fgw_objective
+    """``sum_{e,f} vals[e] vals[f] A[rows[e], rows[f]] B[cols[e], cols[f]]`` in float64."""
+    total = 0.0
+    for e in range(vals.size):
+        r, c = rows[e], cols[e]
+        acc = 0.0
+        for f in range(vals.size):
+            acc += vals[f] * A[r, rows[f]] * B[c, cols[f]]
+        total += vals[e] * acc
+    return total
+
+
+_pair_sum = njit(cache=True, nogil=True)(_pair_sum_kernel) if njit is not None else None
+
+
+def sparse_quadratic(A: np.ndarray, B: np.ndarray, plan: np.ndarray) -> float:
+    """``<A T B, T>`` in float64: a pair sum over the non-zeros when ``T`` has at most
+    ``n + m`` of them (a vertex, e.g. a permutation / n), else two dense products."""
+    n, m = plan.shape
+    rows, cols = np.nonzero(plan)
+    if rows.size <= n + m and _pair_sum is not None:
+        return float(_pair_sum(A, B, rows.astype(np.int64), cols.astype(np.int64), plan[rows, cols]))
+    return float(np.vdot(_sandwich(A, plan, B), plan))
+
+
 def _sandwich(A: np.ndarray, T: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``A @ T @ B`` that exploits a sparse ``T`` (at most n + m non-zeros)."""
     n, m = T.shape
@@ -111,7 +141,7 @@ def fgw_objective(
     p, q = plan.sum(axis=1), plan.sum(axis=0)
     value = alpha * float(np.vdot(cost, plan))
     if alpha < 1.0:
-        quad = structure_constant(A, B, p, q) - 2.0 * float(np.vdot(_sandwich(A, plan, B), plan))
+        quad = structure_constant(A, B, p, q) - 2.0 * sparse_quadratic(A, B, plan)
         value += (1.0 - alpha) * quad
     return value
 
@@ -120,6 +150,83 @@ def _line_search(a: float, b: float) -> float:
     if a > 0.0:
         return min(1.0, max(0.0, -b / (2.0 * a)))
     return 1.0 if a + b < 0.0 else 0.0
+
+
+class _SparsePlan:
+    """A CG iterate ``T = w0 * T0 + sum_k t_k e_{i_k j_k}``, kept without dense passes.
+
+    ``T0`` is the product coupling ``p q^T`` (implicit) or a given dense start; the
+    rest is the accumulated vertices, so every inner product with ``T`` is a gather
+    of its non-zeros (plus one ``p^T X q`` while ``w0 > 0``).
+    """
+
+    def __init__(self, p: np.ndarray, q: np.ndarray, base: np.ndarray | None):
+        self.p, self.q, self.base = p, q, base
+        self.w0 = 1.0
+        self.rows = np.empty(0, np.int64)
+        self.cols = np.empty(0, np.int64)
+        self.vals = np.empty(0, np.float64)
+
+    def inner(self, X: np.ndarray) -> float:
+        total = float(self.vals @ X[self.rows, self.cols]) if self.vals.size else 0.0
+        if self.w0 > 0.0:
+            total += self.w0 * (float(np.vdot(X, self.base)) if self.base is not None else float(self.p @ X @ self.q))
+        return total
+
+    def step(self, tau: float, V) -> None:
+        """``T <- (1 - tau) T + tau V``; duplicates are merged once they outnumber the rows."""
+        self.w0 *= 1.0 - tau
+        if tau >= 1.0:
+            self.w0 = 0.0
+        self.vals *= 1.0 - tau
+        self.rows = np.concatenate([self.rows, V.rows])
+        self.cols = np.concatenate([self.cols, V.cols])
+        self.vals = np.concatenate([self.vals, tau * V.values])
+        keep = self.vals > 0.0
+        if not keep.all():
+            self.rows, self.cols, self.vals = self.rows[keep], self.cols[keep], self.vals[keep]
+        if self.vals.size > 4 * (self.p.size + self.q.size):
+            merged = sp.coo_array((self.vals, (self.rows, self.cols)), shape=(self.p.size, self.q.size))
+            merged.sum_duplicates()
+            self.rows, self.cols, self.vals = merged.row.astype(np.int64), merged.col.astype(np.int64), merged.data
+
+    def to_csr(self) -> sp.csr_array:
+        """The plan as a sparse matrix (only when no dense start is left, ``w0 == 0``)."""
+        plan = sp.csr_array((self.vals, (self.rows, self.cols)), shape=(self.p.size, self.q.size))
+        plan.sum_duplicates()
+        return plan
+
+    def dense(self) -> np.ndarray:
+        if self.w0 > 0.0:
+            T = self.w0 * (self.base if self.base is not None else np.outer(self.p, self.q))
+        else:
+            T = np.zeros((self.p.size, self.q.size))
+        np.add.at(T, (self.rows, self.cols), self.vals)
+        return T
+
+
+def _cg_update_kernel(ATB, AVB, tau, G, alpha_D, coef):  # pragma: no cover - compiled; tested through fgw
+    """One pass: ``ATB <- (1-τ) ATB + τ AVB`` and ``G <- αD + coef ATB`` (G in its own dtype)."""
+    n, m = ATB.shape
+    keep = 1.0 - tau
+    for i in range(n):
+        for j in range(m):
+            x = keep * ATB[i, j] + tau * AVB[i, j]
+            ATB[i, j] = x
+            G[i, j] = alpha_D[i, j] + coef * x
+
+
+_cg_update = njit(cache=True, nogil=True)(_cg_update_kernel) if njit is not None else None
+
+
+def _update(ATB: np.ndarray, AVB: np.ndarray, tau: float, G: np.ndarray, alpha_D: np.ndarray, coef: float) -> None:
+    if _cg_update is not None:
+        _cg_update(ATB, AVB, tau, G, alpha_D, coef)
+        return
+    ATB *= 1.0 - tau  # pragma: no cover - only without numba
+    ATB += tau * AVB
+    np.multiply(ATB, coef, out=G, casting="unsafe")
+    G += alpha_D
 
 
 def solve_fgw_cg(
@@ -135,6 +242,10 @@ def solve_fgw_cg(
     tol_abs: float = 1e-12,
     duals: list[np.ndarray | None] | None = None,
     const: float | None = None,
+    structs32: tuple[np.ndarray, np.ndarray] | None = None,
+    exact_value: bool = True,
+    dense_plan: bool = True,
+    factors: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> _CGOutput:
     """Conditional gradient on validated float64 numpy inputs (see module docstring).
 
@@ -142,31 +253,65 @@ def solve_fgw_cg(
     CG iteration (``log["duals"]`` of that solve): iteration k starts from the k-th
     (or, past its end, from this solve's latest). They change the time, never the plan.
     ``const`` is :func:`structure_constant` of (A, B, p, q) when the caller has it.
+
+    With ``exact_value=False`` the float64 ``A`` and ``B`` are not read unless ``init``
+    is given, and ``D`` may be float32. ``factors = ((L_A, R_A), (L_B, R_B))`` with
+    :math:`A = L_A R_A^\top`, :math:`B = L_B R_B^\top` (e.g. squared distances, rank
+    d + 2: :func:`~otmix.ot.structure.sqeuclidean_factors`) replace the dense product by
+    :math:`L_A (R_A^\top \tilde T L_B) R_B^\top` in float64: :math:`O(n m r)` instead
+    of :math:`O(n^2 m)`, and ``structs32`` is not needed.
+
+    Speed: the iterate is kept sparse (:class:`_SparsePlan`), the one dense product
+    :math:`A(\tilde T B)` per step runs in float32 (``structs32``: float32 copies of
+    A and B, made here when not given) and is accumulated into the float64
+    :math:`ATB`, and the LMO reads a float32 copy of the gradient that one compiled
+    pass writes with that update. Objective values, the gap and the line search use
+    float64 gathers of :math:`D` and :math:`ATB`; the returned value is recomputed
+    in float64 (:func:`fgw_objective`) unless ``exact_value=False``, when it carries
+    the float32 products' rounding (relative ~1e-7). ``dense_plan=False`` returns
+    the plan as a ``scipy.sparse.csr_array`` when it has no dense part left.
     """
     t_start = time.perf_counter()
     t_lmo = t_prod = 0.0
     structured = alpha < 1.0
-    if init is None:
-        T = np.outer(p, q)
-        ATB = np.outer(A @ p, B @ q) if structured else None  # A (p q^T) B is rank one
-    else:
-        T = np.array(init, dtype=np.float64, copy=True)
+    if structured and structs32 is None and factors is None:
+        structs32 = (A.astype(np.float32), B.astype(np.float32))
+    T = _SparsePlan(p, q, None if init is None else np.array(init, dtype=np.float64, copy=True))
+    ATB = None
+    if structured and init is None and factors is not None:  # A (p q^T) B is rank one
+        (La, Ra), (Lb, Rb) = factors
+        ATB = np.outer(La @ (Ra.T @ p), Lb @ (Rb.T @ q))
+    elif structured and init is None:
+        A32, B32 = structs32
+        ATB = np.outer(A32 @ p.astype(np.float32), B32 @ q.astype(np.float32)).astype(np.float64)
+    elif structured:
         t0 = time.perf_counter()
-        ATB = _sandwich(A, T, B) if structured else None
+        if factors is not None:
+            (La, Ra), (Lb, Rb) = factors
+            ATB = (La @ ((Ra.T @ T.base) @ Lb)) @ Rb.T
+        else:
+            ATB = np.asarray(_sandwich(A, T.base, B), dtype=np.float64)
         t_prod += time.perf_counter() - t0
     if const is None:
         const = structure_constant(A, B, p, q) if structured else 0.0
+    coef = -4.0 * (1.0 - alpha)
 
-    def value_of(T: np.ndarray, ATB: np.ndarray | None) -> float:
-        v = alpha * float(np.vdot(D, T))
-        if structured:
-            v += (1.0 - alpha) * (const - 2.0 * float(np.vdot(ATB, T)))
-        return v
+    def linear(X_D: float, X_ATB: float) -> float:  # <G, X> from <D, X> and <ATB, X>
+        return alpha * X_D + (coef * X_ATB if structured else 0.0)
+
+    def value_of(T_D: float, T_ATB: float) -> float:
+        return alpha * T_D + ((1.0 - alpha) * (const - 2.0 * T_ATB) if structured else 0.0)
 
     alpha_D = alpha * D
-    G = np.empty_like(D)
+    G = np.empty(D.shape, dtype=np.float32)
+    if structured:
+        np.multiply(ATB, coef, out=G, casting="unsafe")
+        G += alpha_D
+    else:
+        G[...] = alpha_D
 
-    f = value_of(T, ATB)
+    T_D, T_ATB = T.inner(D), (T.inner(ATB) if structured else 0.0)
+    f = value_of(T_D, T_ATB)
     values = [f]
     converged = False
     gap = np.inf
@@ -175,40 +320,41 @@ def solve_fgw_cg(
     dual_log: list[np.ndarray | None] = []
     current_duals = None
     for n_iter in range(1, max_iter + 1):
-        if structured:  # G = αD - 4(1-α) A T B, in place
-            np.multiply(ATB, -4.0 * (1.0 - alpha), out=G)
-            G += alpha_D
-        else:
-            G = alpha_D
         t0 = time.perf_counter()
         start = previous_duals[n_iter - 1] if n_iter - 1 < len(previous_duals) else current_duals
         V, current_duals = exact_lmo(G, p, q, start)
         dual_log.append(current_duals)
         t_lmo += time.perf_counter() - t0
-        b = V.inner(G) - float(np.vdot(G, T))
+        V_D = V.inner(D)
+        V_ATB = V.inner(ATB) if structured else 0.0
+        b = linear(V_D, V_ATB) - linear(T_D, T_ATB)
         gap = -b
         if gap <= tol * abs(f) + tol_abs:
             converged = True
             break
         if structured:
             t0 = time.perf_counter()
-            AVB = A @ V.right_product(B)  # the one dense product of the iteration
+            if factors is not None:  # A V B = L_A (R_A^T V L_B) R_B^T
+                (La, Ra), (Lb, Rb) = factors
+                core = (Ra[V.rows] * V.values[:, None]).T @ Lb[V.cols]
+                AVB = (La @ core) @ Rb.T
+            else:
+                A32, B32 = structs32
+                AVB = A32 @ V.right_product(B32).astype(np.float32, copy=False)  # the one dense product
             t_prod += time.perf_counter() - t0
             s_vv = V.inner(AVB)  # <A V B, V>: a gather, since V is a vertex
-            s_v0 = V.inner(ATB)
-            s_00 = float(np.vdot(ATB, T))
-            a = -2.0 * (1.0 - alpha) * (s_vv - 2.0 * s_v0 + s_00)
+            a = -2.0 * (1.0 - alpha) * (s_vv - 2.0 * V_ATB + T_ATB)
         else:
             a = 0.0
         tau = _line_search(a, b)
         if tau <= 0.0:
             converged = True
             break
-        T *= 1.0 - tau
-        T[V.rows, V.cols] += tau * V.values
+        T.step(tau, V)
         if structured:
-            ATB *= 1.0 - tau
-            ATB += tau * AVB
+            _update(ATB, AVB, tau, G, alpha_D, coef)
+        T_D = (1.0 - tau) * T_D + tau * V_D
+        T_ATB = T.inner(ATB) if structured else 0.0
         f_new = f + b * tau + a * tau * tau
         values.append(f_new)
         decrease = f - f_new
@@ -216,7 +362,11 @@ def solve_fgw_cg(
         if abs(decrease) <= tol * abs(f) + tol_abs:
             converged = True
             break
-    value = value_of(T, ATB)
+    plan = T.to_csr() if not dense_plan and T.w0 == 0.0 else T.dense()
+    if exact_value:
+        value = fgw_objective(D, A, B, plan, alpha)
+    else:
+        value = value_of(T.inner(D), T.inner(ATB) if structured else 0.0)
     elapsed = time.perf_counter() - t_start
     log = {
         "values": values,
@@ -226,7 +376,7 @@ def solve_fgw_cg(
         "time_other": elapsed - t_lmo - t_prod,
         "duals": dual_log,
     }
-    return _CGOutput(T, value, n_iter, converged, log)
+    return _CGOutput(plan, value, n_iter, converged, log)
 
 
 def check_plan_init(init: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:

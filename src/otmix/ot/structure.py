@@ -39,25 +39,61 @@ def _sq_distances(X: np.ndarray, Y: np.ndarray | None = None) -> np.ndarray:
     return sq
 
 
-def structure_matrix(Z: np.ndarray, structure: str = "euclidean") -> np.ndarray:
+def structure_matrix(Z: np.ndarray, structure: str = "euclidean", dtype: type = np.float64) -> np.ndarray:
     """Pairwise distances within one code set, ``A_ik = d(z_i, z_k)`` (or its square).
 
     Parameters
     ----------
     Z : ndarray of shape (n, d)
     structure : {"euclidean", "sqeuclidean"}
+    dtype : numpy float type
+        Precision of the computation and the result (float32: half the time and memory).
 
     Returns
     -------
     ndarray of shape (n, n), symmetric with a zero diagonal.
     """
     check_structure_kind(structure)
-    A = _sq_distances(np.asarray(Z, dtype=np.float64))
+    A = _sq_distances(np.asarray(Z, dtype=dtype))
     if structure == "euclidean":
         np.sqrt(A, out=A)
     return A
 
 
-def feature_cost(Z: np.ndarray, Zm: np.ndarray) -> np.ndarray:
-    """Squared Euclidean cost ``D_ij = ||z_i - z_{m,j}||^2`` between two code sets."""
-    return _sq_distances(np.asarray(Z, dtype=np.float64), np.asarray(Zm, dtype=np.float64))
+def feature_cost(Z: np.ndarray, Zm: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """Squared Euclidean cost ``D_ij = ||z_i - z_{m,j}||^2`` between two code sets, in ``dtype``."""
+    return _sq_distances(np.asarray(Z, dtype=dtype), np.asarray(Zm, dtype=dtype))
+
+
+def self_structure_constant(Z: np.ndarray, w: np.ndarray, structure: str) -> float:
+    r""":math:`\sum_{ik} w_i w_k A_{ik}^2` for ``A = structure_matrix(Z, structure)``, in closed form.
+
+    With :math:`x, y` drawn independently from ``w`` (normalised, then scaled back by
+    :math:`(\sum w)^2`): euclidean :math:`E|x-y|^2 = 2(E|x|^2 - |Ex|^2)`; sqeuclidean
+    :math:`E|x-y|^4 = 2E|x|^4 + 4\|E xx^\top\|_F^2 + 2(E|x|^2)^2 - 8\,E[|x|^2x]\cdot Ex`.
+    :math:`O(n d^2)` instead of a pass over the :math:`n \times n` matrix.
+    """
+    total = w.sum()
+    w = w / total
+    mean = w @ Z
+    sq = np.einsum("ij,ij->i", Z, Z)
+    if structure == "euclidean":  # E|x - y|^2 = 2 (E|x|^2 - |E x|^2)
+        value = 2.0 * (w @ sq - mean @ mean)
+    else:  # E|x - y|^4 = 2 E|x|^4 + 4 ||E x x^T||_F^2 + 2 (E|x|^2)^2 - 8 E[|x|^2 x] . E x
+        second = (Z * w[:, None]).T @ Z
+        value = (2.0 * (w @ sq**2) + 4.0 * np.sum(second * second) + 2.0 * (w @ sq) ** 2
+                 - 8.0 * ((w * sq) @ Z) @ mean)
+    return float(value * total * total)
+
+
+def sqeuclidean_factors(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Factors ``L, R`` of rank ``d + 2`` with ``L @ R.T == structure_matrix(Z, "sqeuclidean")``.
+
+    :math:`\|z_i - z_k\|^2 = |z_i|^2 \cdot 1 + 1 \cdot |z_k|^2 - 2 z_i^\top z_k`, so
+    :math:`L = [s, 1, -2Z]` and :math:`R = [1, s, Z]` with :math:`s_i = |z_i|^2` (float64).
+    A product :math:`A M` then costs :math:`O(n\,m\,d)` instead of :math:`O(n^2 m)`.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", Z, Z)[:, None]
+    ones = np.ones_like(sq)
+    return np.hstack([sq, ones, -2.0 * Z]), np.hstack([ones, sq, Z])

@@ -1,0 +1,424 @@
+r"""Quantized FGW barycenter: the approximate path of :func:`otmix.ot.fgw_barycenter`.
+
+An exact FGW solve costs a dense :math:`N^3` product and an :math:`N\times N`
+assignment per conditional-gradient step. In the spirit of the quantized
+Gromov-Wasserstein of Chowdhury, Miller & Needham (2021), each outer step here works
+on two scales instead and never forms an :math:`N_B \times N_m` matrix:
+
+1. **Anchors.** Every code set is quantized by k-means into :math:`K \approx \sqrt N`
+   anchors (the modalities once, the barycenter :math:`Z` at every outer step,
+   warm-started from its previous centres): centres :math:`c_k`, masses
+   :math:`a_k = n_k / N`, point-to-anchor structure :math:`X_{ik} = d(z_i, c_k)`
+   (:math:`Y_{jl}` on the modality side).
+2. **Coarse FGW.** The FGW plan :math:`\pi \in \Pi(a, b)` between the anchors
+   (feature cost :math:`\|c_k - c'_l\|^2`, structures :math:`d(c_k, c_{k'})` and
+   :math:`d(c'_l, c'_{l'})`), by the conditional gradient of the exact path on
+   :math:`K \times K` problems.
+3. **Linearised cost.** Linearising the FGW objective at the plan that spreads
+   :math:`\pi_{kl}` over the point pairs of anchors :math:`(k, l)`, with point-to-point
+   structure replaced by point-to-anchor structure, gives
+
+   .. math::
+
+       C_{ij} = \alpha \|z_i - z'_j\|^2 + 2(1-\alpha) \sum_{kl} \pi_{kl} (X_{ik} - Y_{jl})^2
+       \;\simeq\; -\big(2\alpha\, z_i^\top z'_j + 4(1-\alpha)\, (X\pi)_i^\top Y_j\big)
+       = -U_i^\top V_j,
+
+   up to terms in :math:`i` alone or :math:`j` alone, which do not move a plan with
+   fixed marginals: a rank :math:`d + K` cost that is only evaluated where needed.
+4. **Plan through blocks.** The modality is also cut by k-means into blocks of about
+   ``block_size`` points. Stage 1 transports the barycenter's uniform measure onto the
+   block masses under the block-averaged cost :math:`-U_i^\top \bar V_b`
+   (:math:`N_B \times n_{\text{blocks}}`, network simplex); stage 2 solves, in every
+   block, the exact OT between the barycenter points sent there and the block's
+   points under :math:`C`. With :math:`N_B = N_m` both stages have integer data, so
+   the plan is a permutation / N (stage 2 is then an assignment, warm-started from the
+   block's duals of the previous outer step), as the exact path returns.
+5. **Barycenter update** :math:`Z \leftarrow \sum_m \lambda_m \operatorname{diag}(1/\mu_B) T_m Z_m`.
+
+After every outer step the objective is evaluated at the new :math:`Z` and plans;
+the best pair is kept and the loop stops when it fails to improve. For a permutation
+plan the structure term is :math:`N^{-2}\sum_{ik}(A_{ik} - B_{\sigma(i)\sigma(k)})^2`,
+summed row by row by a compiled kernel on float32 distances (no cancellation, so
+beyond ``EVAL_ROWS`` barycenter points a fixed row sample estimates it during the
+loop; the returned value is always the full sum). Structure matrices up to
+``DENSE_LIMIT`` points are cached in float32; beyond, rows are recomputed on demand,
+so memory stays :math:`O(N \cdot \text{block size})` apart from the codes.
+
+Cost per outer step: :math:`O(N K d)` for anchors and coarse problems,
+:math:`O(N \cdot \text{block size} \cdot (d + K))` for the blocks, and the
+:math:`O(N^2 d)` objective. Accuracy is not guaranteed: it is a heuristic whose
+measured gap to the exact path is in ``benchmarks/RESULTS.md`` (within 1 % on the
+clustered benchmark from N = 1024 up, but several times worse at N = 512 with
+squared-distance structure), so use the exact path where it is affordable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import ot
+import scipy.sparse as sp
+from numba import njit
+
+from ._assignment import solve_assignment
+from ._lmo import EMD_MAX_ITER
+from .fgw import solve_fgw_cg
+from .structure import _sq_distances, feature_cost, self_structure_constant, structure_matrix
+
+KMEANS_ITERS = 20
+BLOCK_SIZE = 256  # points per assignment block (stage 2)
+CHUNK_ENTRIES = 4_000_000  # pair-sum chunk: at most this many (e, f) entries at once
+DENSE_LIMIT = 8192  # structure matrices up to this size are cached whole (float32)
+EVAL_ROWS = 4096  # beyond this many barycenter points, outer-step objectives are estimated on a row sample
+
+
+@dataclass
+class QuantizedOutput:
+    """What :func:`quantized_barycenter` hands back to :func:`fgw_barycenter`."""
+
+    Z: np.ndarray
+    plans: list[sp.csr_array]
+    value: float
+    values: list[float]
+    n_outer: int
+    converged: bool
+    log: dict[str, Any] = field(default_factory=dict)
+
+
+def default_n_anchors(n: int) -> int:
+    """Anchors for the coarse FGW: :math:`\\lceil\\sqrt{n}\\rceil`, at most n."""
+    return int(min(n, max(1, int(np.ceil(np.sqrt(n))))))
+
+
+def default_n_blocks(n: int) -> int:
+    """Assignment blocks: :math:`\\lceil n / 256\\rceil` (blocks of about 256 points)."""
+    return int(max(1, -(-n // BLOCK_SIZE)))
+
+
+def kmeans(
+    X: np.ndarray, n_clusters: int, rng: np.random.Generator, centres: np.ndarray | None = None,
+    n_iter: int = KMEANS_ITERS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd's k-means from k-means++ seeds (or given centres); empty clusters are dropped.
+
+    Returns ``(labels, centres)`` with labels in ``0..K'-1`` and ``K' <= n_clusters``.
+    """
+    if centres is None:
+        from sklearn.cluster import kmeans_plusplus
+
+        centres, _ = kmeans_plusplus(X, n_clusters=n_clusters, random_state=int(rng.integers(2**31 - 1)))
+    labels = np.full(X.shape[0], -1)
+    for _ in range(n_iter):
+        new_labels = np.argmin(_sq_distances(X, centres), axis=1)
+        if np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
+        counts = np.bincount(labels, minlength=centres.shape[0])
+        keep = counts > 0
+        onehot = sp.csr_array((np.ones(X.shape[0]), (labels, np.arange(X.shape[0]))),
+                              shape=(centres.shape[0], X.shape[0]))
+        sums = onehot @ X
+        centres = sums[keep] / counts[keep, None]
+        if not keep.all():
+            labels = np.cumsum(keep)[labels] - 1
+    return labels, centres
+
+
+@dataclass
+class _Quantization:
+    labels: np.ndarray
+    members: list[np.ndarray]
+    masses: np.ndarray
+    struct: np.ndarray  # structure between centres (K x K)
+    anchors: np.ndarray  # point-to-centre structure (n x K)
+    centres: np.ndarray
+
+
+def _quantize(X: np.ndarray, labels: np.ndarray, centres: np.ndarray, structure: str) -> _Quantization:
+    order = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels, minlength=centres.shape[0])
+    members = np.split(order, np.cumsum(counts)[:-1])
+    anchors = _sq_distances(X, centres)
+    if structure == "euclidean":
+        np.sqrt(anchors, out=anchors)
+    return _Quantization(labels, members, counts / X.shape[0], structure_matrix(centres, structure), anchors,
+                         centres)
+
+
+class _AnchorCosts:
+    """The anchor linearisation ``-U V^T`` (module docstring, step 3) for the first outer step."""
+
+    def __init__(self, Z, Zm, qb: _Quantization, qm: _Quantization, coarse: np.ndarray, alpha: float,
+                 members: list[np.ndarray]):
+        self.U = np.hstack([2.0 * alpha * Z, 4.0 * (1.0 - alpha) * (qb.anchors @ coarse)])
+        self.V = np.hstack([Zm, qm.anchors])
+        self.members = members
+
+    def clusters(self) -> np.ndarray:
+        return -(self.U @ np.stack([self.V[J].mean(axis=0) for J in self.members]).T)
+
+    def block(self, rows_in: np.ndarray, cluster: int) -> np.ndarray:
+        return -(self.U[rows_in] @ self.V[self.members[cluster]].T)
+
+
+class _StructureRows:
+    """Rows of the structure matrix ``d(X)`` in float32.
+
+    Cached whole when ``X`` has at most ``DENSE_LIMIT`` rows (256 MiB at the limit in float32),
+    else computed on request, so memory stays ``O(N · rows asked)``.
+    """
+
+    def __init__(self, X: np.ndarray, structure: str, dtype: Any = np.float32):
+        self.X = X.astype(dtype)
+        self.structure = structure
+        self.full = _pair_structure(self.X, None, structure) if X.shape[0] <= DENSE_LIMIT else None
+
+    def rows(self, rows_in: np.ndarray) -> np.ndarray:
+        if self.full is not None:
+            return self.full[rows_in]
+        return _pair_structure(self.X[rows_in], self.X, self.structure)
+
+
+@njit(cache=True, nogil=True)
+def _gathered_sq_diff_sum(A_rows, B_rows, perm):  # pragma: no cover - compiled; tested through the objective
+    """``sum_{i,k} (A_rows[i, k] - B_rows[i, perm[k]])^2``, accumulated in float64."""
+    total = 0.0
+    for i in range(A_rows.shape[0]):
+        row = 0.0
+        for k in range(A_rows.shape[1]):
+            diff = np.float64(A_rows[i, k]) - np.float64(B_rows[i, perm[k]])
+            row += diff * diff
+        total += row
+    return total
+
+
+def _permutation(plan: sp.csr_array) -> np.ndarray | None:
+    """``sigma`` when ``plan`` is ``P_sigma / n`` (square, one equal entry per row), else None."""
+    coo = plan.tocoo()
+    n = plan.shape[0]
+    if coo.nnz == n == plan.shape[1] and np.array_equal(coo.row, np.arange(n)) and np.all(coo.data == coo.data[0]):
+        return coo.col.astype(np.int64)
+    return None
+
+
+def _cross_term(A: _StructureRows, B: _StructureRows, plan: sp.csr_array) -> float:
+    r""":math:`\sum_{e,f} t_e t_f A_{i_e i_f} B_{j_e j_f}` over the plan's non-zeros, in row chunks."""
+    coo = plan.tocoo()
+    i, j, t = coo.row, coo.col, coo.data.astype(A.X.dtype)
+    step = max(1, CHUNK_ENTRIES // max(1, t.size))
+    total = 0.0
+    for start in range(0, t.size, step):
+        sl = slice(start, start + step)
+        block = A.rows(i[sl])[:, i]
+        block *= B.rows(j[sl])[:, j]
+        total += float(t[sl] @ (block @ t))
+    return total
+
+
+def _fast_objective(
+    Z, plan, Zm, A: _StructureRows, B: _StructureRows, alpha: float, structure: str, sample: np.ndarray | None = None
+) -> float:
+    """:func:`sparse_fgw_objective` with float32 structure rows (float64 sums) the caller holds.
+
+    ``sample``: estimate the pair sum from those barycenter rows (see :func:`_cross_term`).
+    """
+    coo = plan.tocoo()
+    diff = Z[coo.row] - Zm[coo.col]
+    feature = float(coo.data @ np.einsum("ij,ij->i", diff, diff))
+    p = np.bincount(coo.row, weights=coo.data, minlength=Z.shape[0])
+    q = np.bincount(coo.col, weights=coo.data, minlength=Zm.shape[0])
+    perm = _permutation(plan)
+    if perm is not None:  # sum_ik (A_ik - B_s(i)s(k))^2 / n^2: no cancellation, so a row sample estimates it well
+        n = perm.size
+        rows = np.arange(n) if sample is None else sample
+        step = max(1, CHUNK_ENTRIES // n)
+        gw = sum(_gathered_sq_diff_sum(A.rows(rows[start:start + step]), B.rows(perm[rows[start:start + step]]), perm)
+                 for start in range(0, rows.size, step)) / (n * rows.size)
+        return alpha * feature + (1.0 - alpha) * gw
+    const = self_structure_constant(Z, p, structure) + self_structure_constant(Zm, q, structure)
+    return alpha * feature + (1.0 - alpha) * (const - 2.0 * _cross_term(A, B, plan))
+
+
+def _plan_through_clusters(
+    costs: _AnchorCosts, members: list[np.ndarray], n_b: int, duals: list[np.ndarray | None]
+) -> sp.csr_array:
+    """Send every barycenter point to a modality cluster, then match inside each cluster.
+
+    Stage 1 is the transport of the uniform barycenter measure to the cluster masses
+    under the cluster-averaged cost ``costs.clusters()``; stage 2 solves, per cluster,
+    the exact OT between what stage 1 sent there and the cluster's points under
+    ``costs.block``. With ``N_B = N_m`` both stages have integer data, so the plan is a
+    permutation / N and stage 2 is an assignment, warm-started from the cluster's column
+    duals of the previous outer step (``duals``, updated in place).
+    """
+    n_m = sum(J.size for J in members)
+    square = n_b == n_m
+    cost = costs.clusters()
+    cost -= cost.min()
+    counts = np.array([J.size for J in members], dtype=np.float64)
+    if square:  # integer supplies: the network-simplex vertex is integral
+        sent = ot.emd(np.ones(n_b), counts, cost, numItermax=EMD_MAX_ITER)
+    else:
+        sent = ot.emd(np.full(n_b, 1.0 / n_b), counts / n_m, cost, numItermax=EMD_MAX_ITER)
+    rows, cols, vals = [], [], []
+    for cluster, J in enumerate(members):
+        column = sent[:, cluster]
+        rows_in = np.flatnonzero(column > 1e-12 * column.max()) if column.any() else np.empty(0, np.int64)
+        if rows_in.size == 0:
+            continue
+        block_cost = costs.block(rows_in, cluster)
+        if square and rows_in.size == J.size:
+            c, duals[cluster] = solve_assignment(block_cost, duals[cluster])
+            rows.append(rows_in)
+            cols.append(J[c])
+            vals.append(np.full(rows_in.size, 1.0 / n_b))
+            continue
+        block_cost -= block_cost.min()
+        mass = column[rows_in] / (n_b if square else 1.0)
+        block = ot.emd(mass, np.full(J.size, mass.sum() / J.size), block_cost, numItermax=EMD_MAX_ITER)
+        r, c = np.nonzero(block)
+        rows.append(rows_in[r])
+        cols.append(J[c])
+        vals.append(block[r, c])
+    plan = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_b, n_m))
+    plan.sum_duplicates()
+    return plan
+
+
+def _pair_structure(X: np.ndarray, Y: np.ndarray | None, structure: str) -> np.ndarray:
+    S = _sq_distances(X, Y)
+    if structure == "euclidean":
+        np.sqrt(S, out=S)
+    return S
+
+
+def sparse_fgw_objective(
+    Z: np.ndarray, Zm: np.ndarray, plan: sp.sparray, alpha: float, structure: str, dtype: Any = np.float64
+) -> float:
+    r"""FGW objective at a sparse plan, without forming any :math:`N \times N` matrix.
+
+    With the plan's non-zeros :math:`(i_e, j_e, t_e)`, marginals :math:`p, q` and
+    structures :math:`A = d(Z)`, :math:`B = d(Z_m)`:
+
+    .. math::
+
+        \alpha \sum_e t_e \|z_{i_e} - z'_{j_e}\|^2 + (1-\alpha)\Big(p^\top (A\circ A) p
+        + q^\top (B\circ B) q - 2 \sum_{e,f} t_e t_f A_{i_e i_f} B_{j_e j_f}\Big),
+
+    the first two structure terms in closed form from the moments of ``Z`` and ``Zm``,
+    the pair sum in chunks of rows (:math:`O(s^2 d)` time, :math:`O(s)` memory per row),
+    with its distances in ``dtype`` (float32 halves the time, relative error ~1e-6).
+    """
+    coo = sp.coo_array(plan)
+    i, j, t = coo.row, coo.col, coo.data
+    feature = float(t @ np.einsum("ij,ij->i", Z[i] - Zm[j], Z[i] - Zm[j]))
+    if alpha >= 1.0:
+        return alpha * feature
+    p = np.bincount(i, weights=t, minlength=Z.shape[0])
+    q = np.bincount(j, weights=t, minlength=Zm.shape[0])
+    const = self_structure_constant(Z, p, structure) + self_structure_constant(Zm, q, structure)
+    Zi, Zj = Z[i].astype(dtype), Zm[j].astype(dtype)
+    step = max(1, CHUNK_ENTRIES // max(1, t.size))
+    cross = 0.0
+    for start in range(0, t.size, step):
+        stop = min(t.size, start + step)
+        A = _pair_structure(Zi[start:stop], Zi, structure)
+        A *= _pair_structure(Zj[start:stop], Zj, structure)
+        cross += float(t[start:stop] @ (A @ t))
+    return alpha * feature + (1.0 - alpha) * (const - 2.0 * cross)
+
+
+def quantized_barycenter(
+    Zs: Sequence[np.ndarray],
+    lambdas: np.ndarray,
+    Z0: np.ndarray,
+    alpha: float,
+    structure: str,
+    max_outer: int,
+    tol: float,
+    rng: np.random.Generator,
+    n_anchors: int | None = None,
+    n_blocks: Sequence[int] | None = None,
+    callback: Callable[[int, float], None] | None = None,
+    n_workers: int = 1,
+) -> QuantizedOutput:
+    """Quantized FGW barycenter on validated float64 numpy inputs (see module docstring).
+
+    After every outer step the exact objective at the new ``Z`` and plans is
+    evaluated (:func:`sparse_fgw_objective`); the best pair seen is returned. Stops
+    when no plan changes, when the objective fails to improve by more than ``tol``
+    relative, or after ``max_outer`` outer steps. ``n_workers`` threads handle the
+    modalities side by side (the assignment, the products and the pair sums release
+    the GIL).
+    """
+    t_start = time.perf_counter()
+    times = {"time_partition": 0.0, "time_coarse": 0.0, "time_local": 0.0, "time_value": 0.0}
+    n_b = Z0.shape[0]
+    mu_b = np.full(n_b, 1.0 / n_b)
+    t0 = time.perf_counter()
+    quants, blocks = [], []
+    for m, Zm in enumerate(Zs):
+        labels, centres = kmeans(Zm, min(Zm.shape[0], n_anchors or default_n_anchors(Zm.shape[0])), rng)
+        quants.append(_quantize(Zm, labels, centres, structure))
+        labels, centres = kmeans(Zm, default_n_blocks(Zm.shape[0]) if n_blocks is None else n_blocks[m], rng)
+        blocks.append(_quantize(Zm, labels, centres, structure).members)
+    duals: list[list[np.ndarray | None]] = [[None] * len(members) for members in blocks]
+    B_rows = [_StructureRows(Zm, structure) for Zm in Zs]
+    times["time_partition"] += time.perf_counter() - t0
+    k_b = min(n_b, n_anchors or default_n_anchors(n_b))
+    sample = None if n_b <= EVAL_ROWS else np.sort(rng.choice(n_b, size=EVAL_ROWS, replace=False))
+    pool = ThreadPoolExecutor(max_workers=n_workers)
+
+    def objective(Z: np.ndarray, plans: list[sp.csr_array], rows: np.ndarray | None) -> float:
+        A = _StructureRows(Z, structure)
+        parts = pool.map(lambda T, Zm, B: _fast_objective(Z, T, Zm, A, B, alpha, structure, rows), plans, Zs, B_rows)
+        return float(sum(lam * v for lam, v in zip(lambdas, parts)))
+
+    Z, centres = Z0, None
+    plans: list[sp.csr_array] | None = None
+    best: tuple[float, np.ndarray, list[sp.csr_array]] | None = None
+    values: list[float] = []
+    converged = False
+    n_outer = 0
+    for n_outer in range(1, max_outer + 1):
+        t0 = time.perf_counter()
+        labels, centres = kmeans(Z, k_b, rng, centres)
+        qb = _quantize(Z, labels, centres, structure)
+        t1 = time.perf_counter()
+        coarse = [solve_fgw_cg(feature_cost(qb.centres, qm.centres), qb.struct, qm.struct, alpha, qb.masses,
+                               qm.masses).plan for qm in quants]
+        t2 = time.perf_counter()
+        costs = [_AnchorCosts(Z, Zm, qb, qm, pi, alpha, members)
+                 for Zm, qm, pi, members in zip(Zs, quants, coarse, blocks)]
+        new_plans = list(pool.map(_plan_through_clusters, costs, blocks, [n_b] * len(Zs), duals))
+        t3 = time.perf_counter()
+        times["time_partition"] += t1 - t0
+        times["time_coarse"] += t2 - t1
+        times["time_local"] += t3 - t2
+        unchanged = plans is not None and all((old != new).nnz == 0 for old, new in zip(plans, new_plans))
+        plans = new_plans
+        Z = sum(lam * (T @ Zm) for lam, T, Zm in zip(lambdas, plans, Zs)) / mu_b[:, None]
+        value = objective(Z, plans, sample)
+        times["time_value"] += time.perf_counter() - t3
+        values.append(value)
+        if callback is not None:
+            callback(n_outer, value)
+        improved = best is None or value < best[0] - tol * abs(best[0])
+        if best is None or value < best[0]:
+            best = (value, Z, plans)
+        if unchanged or not improved:
+            converged = True
+            break
+    _, Z, plans = best
+    t0 = time.perf_counter()
+    value = objective(Z, plans, None) if sample is not None else best[0]
+    times["time_value"] += time.perf_counter() - t0
+    pool.shutdown()
+    times["time_other"] = max(0.0, time.perf_counter() - t_start - sum(times.values()))
+    return QuantizedOutput(Z, plans, value, values, n_outer, converged, times)

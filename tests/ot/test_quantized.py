@@ -1,0 +1,136 @@
+"""The approximate ("fast" / "quantized") FGW barycenter and the sparse-plan options."""
+
+import numpy as np
+import ot
+import pytest
+import scipy.sparse as sp
+import torch
+
+from otmix.ot import fgw_barycenter, fgw_objective
+from otmix.ot.quantized import kmeans, sparse_fgw_objective
+from otmix.ot.structure import feature_cost, self_structure_constant, structure_matrix
+
+
+def codes(sizes, d=8, seed=0, n_clusters=4):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(n_clusters, d))
+    return [centres[rng.integers(n_clusters, size=n)] + rng.normal(size=(n, d)) for n in sizes]
+
+
+def pot_value(Z, Zm, T, alpha, structure):
+    """The FGW objective at a dense plan with POT's loss (independent oracle)."""
+    A, Am = structure_matrix(Z, structure), structure_matrix(Zm, structure)
+    constC, hA, hB = ot.gromov.init_matrix(A, Am, T.sum(1), T.sum(0), "square_loss")
+    return alpha * np.sum(feature_cost(Z, Zm) * T) + (1 - alpha) * ot.gromov.gwloss(constC, hA, hB, T)
+
+
+@pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
+def test_self_structure_constant_matches_the_matrix(structure):
+    rng = np.random.default_rng(0)
+    Z, w = rng.normal(size=(40, 5)), rng.random(40)
+    A = structure_matrix(Z, structure)
+    assert self_structure_constant(Z, w, structure) == pytest.approx(w @ (A * A) @ w, rel=1e-10)
+
+
+@pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
+@pytest.mark.parametrize("kind", ["permutation", "fractional"])
+def test_sparse_objective_matches_the_dense_one(structure, kind):
+    rng = np.random.default_rng(1)
+    Z, Zm = rng.normal(size=(30, 4)), rng.normal(size=(30, 4)) + 0.5
+    if kind == "permutation":
+        T = np.eye(30)[rng.permutation(30)] / 30
+    else:  # a mixture of three permutations
+        T = sum(w * np.eye(30)[rng.permutation(30)] / 30 for w in (0.5, 0.3, 0.2))
+    expected = pot_value(Z, Zm, T, 0.3, structure)
+    # a fractional plan's structure term is a difference of two large sums: float64 cancellation ~1e-10
+    assert sparse_fgw_objective(Z, Zm, sp.csr_array(T), 0.3, structure) == pytest.approx(expected, rel=1e-8)
+    assert fgw_objective(feature_cost(Z, Zm), structure_matrix(Z, structure), structure_matrix(Zm, structure), T,
+                         0.3) == pytest.approx(expected, rel=1e-8)
+
+
+def test_kmeans_labels_centres_and_dropped_empty_clusters():
+    rng = np.random.default_rng(2)
+    X = np.vstack([rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 10.0])
+    labels, centres = kmeans(X, 2, rng)
+    assert sorted(np.bincount(labels)) == [20, 20]
+    np.testing.assert_allclose(centres[labels[0]], X[:20].mean(0))
+    # a centre far from all points loses its cluster and is dropped; labels stay contiguous
+    labels, centres = kmeans(X, 3, rng, centres=np.array([[0.0, 0.0], [10.0, 10.0], [1e6, 1e6]]))
+    assert centres.shape == (2, 2) and set(labels) == {0, 1}
+
+
+@pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
+def test_fast_plans_are_permutations_and_the_value_is_exact_at_them(structure):
+    Zs = codes([300, 300, 300], seed=3)
+    res = fgw_barycenter(Zs, alpha=0.5, structure=structure, method="fast", random_state=0, block_size=100)
+    assert res.log["method"] == "quantized"
+    for T, Zm in zip(res.plans, Zs):
+        assert T.shape == (300, 300)
+        np.testing.assert_allclose(T.sum(1), np.full(300, 1 / 300), atol=1e-12)
+        np.testing.assert_allclose(T.sum(0), np.full(300, 1 / 300), atol=1e-12)
+        assert np.count_nonzero(T) == 300  # a permutation / N
+    np.testing.assert_allclose(res.Z, sum(300 * T @ Zm for T, Zm in zip(res.plans, Zs)) / 3, atol=1e-10)
+    expected = sum(pot_value(res.Z, Zm, T, 0.5, structure) for T, Zm in zip(res.plans, Zs)) / 3
+    assert res.value == pytest.approx(expected, rel=1e-5)  # the pair sums run on float32 distances
+    assert set(res.log) >= {"values", "time_partition", "time_coarse", "time_local", "time_value"}
+    assert res.n_outer == len(res.log["values"])
+
+
+def test_fast_handles_different_sizes_and_weights_with_feasible_plans():
+    Zs = codes([120, 90, 150], seed=4)
+    weights = [0.2, 0.5, 0.3]
+    res = fgw_barycenter(Zs, n_points=100, weights=weights, method="quantized", random_state=1, block_size=40)
+    for T, Zm in zip(res.plans, Zs):
+        assert T.shape == (100, Zm.shape[0]) and T.min() >= 0
+        np.testing.assert_allclose(T.sum(1), np.full(100, 1 / 100), atol=1e-9)
+        np.testing.assert_allclose(T.sum(0), np.full(Zm.shape[0], 1 / Zm.shape[0]), atol=1e-9)
+    np.testing.assert_allclose(res.Z, sum(w * 100 * T @ Zm for w, T, Zm in zip(weights, res.plans, Zs)), atol=1e-9)
+    expected = sum(w * pot_value(res.Z, Zm, T, 0.5, "euclidean") for w, T, Zm in zip(weights, res.plans, Zs))
+    assert res.value == pytest.approx(expected, rel=1e-5)
+
+
+def test_fast_is_seeded_and_close_to_exact_on_clustered_codes():
+    Zs = codes([1024, 1024, 1024], d=16, seed=5, n_clusters=6)
+    first = fgw_barycenter(Zs, method="fast", random_state=7)
+    again = fgw_barycenter(Zs, method="fast", random_state=7)
+    np.testing.assert_array_equal(first.Z, again.Z)
+    exact = fgw_barycenter(Zs, method="exact", random_state=7)  # the same initial barycenter
+    # the documented accuracy of the approximate path on clustered codes (benchmarks/RESULTS.md)
+    assert first.value <= 1.05 * exact.value
+
+
+def test_fast_barycenter_of_one_modality_recovers_it():
+    (Z,) = codes([200], seed=6)
+    res = fgw_barycenter([Z], method="fast", random_state=0, block_size=50)
+    assert res.value == pytest.approx(0.0, abs=1e-6)
+    np.testing.assert_allclose(np.sort(res.Z, axis=0), np.sort(Z, axis=0), atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["exact", "fast"])
+def test_sparse_plans_hold_the_same_plans(method):
+    Zs = codes([60, 60], seed=7)
+    dense = fgw_barycenter(Zs, method=method, random_state=0)
+    sparse = fgw_barycenter(Zs, method=method, random_state=0, sparse_plans=True)
+    for D, S in zip(dense.plans, sparse.plans):
+        assert sp.issparse(S)
+        np.testing.assert_allclose(S.toarray(), D, atol=0)
+    np.testing.assert_allclose(sparse.Z, dense.Z)
+
+
+def test_torch_sparse_plans_carry_gradients():
+    Zs = [torch.tensor(Z, requires_grad=True) for Z in codes([50, 50], seed=8)]
+    res = fgw_barycenter(Zs, method="fast", random_state=0, sparse_plans=True)
+    assert all(T.is_sparse and T.device == Zs[0].device for T in res.plans)
+    res.Z.sum().backward()
+    for Z in Zs:  # each code row is carried onto exactly one barycenter point with weight λ_m
+        np.testing.assert_allclose(Z.grad.numpy(), np.full(Z.shape, 0.5), atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"method": "sinkhorn"}, "method must be one of"),
+    ({"method": "fast", "n_anchors": 0}, "n_anchors must be at least 1"),
+    ({"method": "fast", "block_size": 0}, "block_size must be at least 1"),
+])
+def test_bad_options_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fgw_barycenter(codes([20, 20]), **kwargs)
