@@ -163,3 +163,33 @@ class TestBadInput:
             fgw(self.D, self.A, self.A)
         with pytest.raises(ValueError, match="cost is empty"):
             fgw(np.zeros((0, 5)), np.zeros((0, 0)), self.B)
+
+
+def test_updated_product_equals_a_fresh_one():
+    """A'V'B from a cached AVB when a few points moved and a few rows of the permutation changed."""
+    import sys
+
+    fgw_module = sys.modules["otmix.ot.fgw"]
+    from otmix.ot._lmo import Vertex
+    from otmix.ot.structure import structure_matrix
+
+    rng = np.random.default_rng(3)
+    n = 60
+    Z, Zm = rng.normal(size=(n, 4)), rng.normal(size=(n, 4))
+    A32 = structure_matrix(Z, "euclidean", np.float32)
+    B32 = structure_matrix(Zm, "euclidean", np.float32)
+    old_perm = rng.permutation(n)
+    cache = fgw_module.ProductCache(A32, [old_perm], [A32 @ (B32[old_perm] / np.float32(n))])
+    Z_new = Z.copy()
+    moved_points = np.array([3, 17, 42])
+    Z_new[moved_points] += rng.normal(size=(3, 4))
+    A32_new = structure_matrix(Z_new, "euclidean", np.float32)
+    perm = old_perm.copy()
+    perm[[5, 9]] = perm[[9, 5]]
+    V = Vertex(np.arange(n), perm, np.full(n, 1.0 / n), (n, n))
+    found = fgw_module._moved_points(A32_new, A32)
+    np.testing.assert_array_equal(found, moved_points)
+    updated = fgw_module._updated_product(A32_new, B32, V, cache, 0, found)
+    np.testing.assert_allclose(updated, A32_new @ (B32[perm] / np.float32(n)), rtol=1e-4, atol=1e-4)
+    # too much changed: no update, the caller computes the product afresh
+    assert fgw_module._updated_product(A32_new, B32, V, cache, 0, np.arange(n)) is None

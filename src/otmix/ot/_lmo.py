@@ -45,6 +45,12 @@ class Vertex:
             return out
         return self.to_sparse() @ B
 
+    def is_permutation(self) -> bool:
+        """True for ``P_sigma / n``: one equal entry in every row, rows in order."""
+        n = self.shape[0]
+        return (self.rows.shape[0] == n == self.shape[1] and np.array_equal(self.rows, np.arange(n))
+                and bool(np.all(self.values == self.values[0])))
+
     def to_sparse(self) -> sp.csr_matrix:
         return sp.csr_matrix((self.values, (self.rows, self.cols)), shape=self.shape)
 

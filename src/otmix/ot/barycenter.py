@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from ._backend import is_torch, like, matmul_const, to_numpy, torch
 from ._validation import check_alpha, check_codes, check_weights
-from .fgw import fgw_objective, half_structure_constant, solve_fgw_cg
+from .fgw import ProductCache, fgw_objective, solve_fgw_cg
 from .quantized import BLOCK_SIZE, quantized_barycenter
 from .structure import (
     check_structure_kind,
@@ -322,16 +322,19 @@ def _exact_barycenter(
     mu_b = np.full(n_points, 1.0 / n_points)
     mus = [np.full(Zm.shape[0], 1.0 / Zm.shape[0]) for Zm in Zs_np]
     structs = [structure_matrix(Zm, structure) for Zm in Zs_np]
-    half_consts = [half_structure_constant(Am, mu) for mu, Am in zip(mus, structs)]
+    half_consts = [self_structure_constant(Zm, mu, structure) for mu, Zm in zip(mus, Zs_np)]
     low_rank = structure == "sqeuclidean"  # squared distances have rank d + 2: products in O(N^2 d)
     structs32 = [None if low_rank else Am.astype(np.float32) for Am in structs]
     factors_m = [sqeuclidean_factors(Zm) if low_rank else None for Zm in Zs_np]
 
     plans: list[np.ndarray | None] = [None] * len(Zs_np)
     duals: list[list[np.ndarray | None] | None] = [None] * len(Zs_np)
+    products: list[ProductCache | None] = [None] * len(Zs_np)  # each modality's CG products, updated next time
     values: list[float] = []
     inner_iters: list[list[int]] = []
     times = {"time_lmo": 0.0, "time_products": 0.0, "time_other": 0.0}
+    full_products = 0
+    Z_previous = None
     converged = False
     n_outer = 0
     t_start = time.perf_counter()
@@ -342,14 +345,17 @@ def _exact_barycenter(
         factors_b = sqeuclidean_factors(Z) if low_rank else None
         half_const_b = self_structure_constant(Z, mu_b, structure)
 
-        def solve(m: int, Z=Z, A32=A32, factors_b=factors_b, half_const_b=half_const_b, plans=plans):
+        moved = None if Z_previous is None else np.flatnonzero((Z != Z_previous).any(axis=1))
+        Z_previous = Z
+
+        def solve(m: int, Z=Z, A32=A32, factors_b=factors_b, half_const_b=half_const_b, plans=plans, moved=moved):
             return solve_fgw_cg(
                 feature_cost(Z, Zs_np[m], np.float32), A32, structs[m], alpha, mu_b, mus[m],
                 init=_dense(plans[m]) if warm_start else None, max_iter=max_iter, tol=inner_tol,
                 duals=duals[m], const=half_const_b + half_consts[m],
                 structs32=None if low_rank else (A32, structs32[m]),
                 factors=(factors_b, factors_m[m]) if low_rank else None,
-                exact_value=False, dense_plan=False,
+                exact_value=False, dense_plan=False, products=products[m], moved=moved,
             )
 
         with threadpool_limits(limits=1 if n_workers > 1 else None, user_api="blas"):  # threads, not BLAS
@@ -357,6 +363,8 @@ def _exact_barycenter(
         new_plans, total, iters = [], 0.0, []
         for m, out in enumerate(outs):
             duals[m] = out.log["duals"]
+            products[m] = out.log["products"]
+            full_products += out.log["full_products"]
             new_plans.append(out.plan)
             total += lambdas[m] * out.value
             iters.append(out.n_iter)
@@ -377,9 +385,11 @@ def _exact_barycenter(
 
     plans = [_dense(T) for T in plans]
     A = structure_matrix(Z, structure)
+    half_const_b = self_structure_constant(Z, mu_b, structure)
     value = float(sum(
-        lam * fgw_objective(feature_cost(Z, Zm), A, Am, T, alpha)
-        for lam, T, Zm, Am in zip(lambdas, plans, Zs_np, structs)
+        lam * fgw_objective(feature_cost(Z, Zm), A, Am, T, alpha, const=half_const_b + h)
+        for lam, T, Zm, Am, h in zip(lambdas, plans, Zs_np, structs, half_consts)
     ))
     times["time_other"] = max(0.0, time.perf_counter() - t_start - times["time_lmo"] - times["time_products"])
-    return Z, plans, value, n_outer, converged, {"values": values, "inner_iters": inner_iters, **times}
+    log = {"values": values, "inner_iters": inner_iters, "full_products": full_products, **times}
+    return Z, plans, value, n_outer, converged, log

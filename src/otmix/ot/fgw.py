@@ -131,17 +131,18 @@ def structure_constant(A: np.ndarray, B: np.ndarray, p: np.ndarray, q: np.ndarra
 
 
 def fgw_objective(
-    cost: np.ndarray, A: np.ndarray, B: np.ndarray, plan: np.ndarray, alpha: float
+    cost: np.ndarray, A: np.ndarray, B: np.ndarray, plan: np.ndarray, alpha: float, const: float | None = None
 ) -> float:
     r"""FGW objective :math:`\alpha\langle D,T\rangle + (1-\alpha)\sum (A_{ik}-B_{jl})^2 T_{ij}T_{kl}`.
 
     ``plan`` must be feasible (its marginals are read off the plan itself).
-    Numpy arrays, float64.
+    Numpy arrays, float64. ``const``: :func:`structure_constant` at the plan's
+    marginals, when the caller has it.
     """
     p, q = plan.sum(axis=1), plan.sum(axis=0)
     value = alpha * float(np.vdot(cost, plan))
     if alpha < 1.0:
-        quad = structure_constant(A, B, p, q) - 2.0 * sparse_quadratic(A, B, plan)
+        quad = (structure_constant(A, B, p, q) if const is None else const) - 2.0 * sparse_quadratic(A, B, plan)
         value += (1.0 - alpha) * quad
     return value
 
@@ -150,6 +151,76 @@ def _line_search(a: float, b: float) -> float:
     if a > 0.0:
         return min(1.0, max(0.0, -b / (2.0 * a)))
     return 1.0 if a + b < 0.0 else 0.0
+
+
+MAX_CACHED_PRODUCTS = 4  # CG steps whose products a solve keeps for the next one (N x M float32 each)
+INCREMENTAL_SHARE = 0.25  # update a product instead of recomputing it when (changed rows) < this share of N
+
+
+@dataclass
+class ProductCache:
+    """Products :math:`A V_k B` (float32) of one solve's CG steps, with the ``A`` and the
+    permutations ``V_k`` they were computed for; the next solve of the same modality
+    updates them (see :func:`_updated_product`)."""
+
+    A32: np.ndarray | None
+    perms: list[np.ndarray]
+    products: list[np.ndarray]
+
+
+def _moved_points(A: np.ndarray, A_old: np.ndarray) -> np.ndarray:
+    """A set ``S`` with ``A - A_old`` zero outside the rows and columns ``S``.
+
+    For distance matrices a moved point changes (almost) its whole row while any other
+    row changes only in the moved columns: rows with more than half their entries
+    changed are taken first, then every row that still has a change outside those
+    columns (symmetry makes the result cover every change).
+    """
+    changed = A != A_old
+    first = np.count_nonzero(changed, axis=1) > A.shape[1] // 2
+    rest = changed[~first][:, ~first].any(axis=1)
+    moved = first.copy()
+    moved[np.flatnonzero(~first)[rest]] = True
+    return np.flatnonzero(moved)
+
+
+def _updated_product(
+    A32: np.ndarray, B32: np.ndarray, V, cache: ProductCache, k: int, changed: np.ndarray
+) -> np.ndarray | None:
+    r""":math:`A' V' B` from a cached :math:`A V B`, or None when too much changed.
+
+    With :math:`E = A' - A` non-zero only in the rows and columns :math:`S` that
+    changed (the barycenter points that moved) and :math:`R` the rows where the
+    permutations differ,
+
+    .. math::
+
+        A'V'B = AVB + E\,VB + A'(V' - V)B,
+
+    where :math:`E\,VB = E_{:,S}(VB)_S + [E_{S,:}VB - E_{S,S}(VB)_S]` placed in rows
+    :math:`S`, and :math:`A'(V'-V)B = \sum_{r\in R} A'_{:,r}(B_{\sigma'(r)} - B_{\sigma(r)})/n`:
+    :math:`O((|R| + 2|S|)\,n\,m)` instead of :math:`O(n^2 m)`. ``changed`` is
+    :math:`S`, the rows where ``A32`` differs from ``cache.A32``.
+    """
+    if not V.is_permutation():
+        return None
+    old_perm, old = cache.perms[k], cache.products[k]
+    n = A32.shape[0]
+    moved = np.flatnonzero(V.cols != old_perm)
+    if moved.size + 2 * changed.size > INCREMENTAL_SHARE * n:
+        return None
+    out = old.copy()
+    scale = np.float32(V.values[0])
+    if changed.size:
+        E_rows = A32[changed] - cache.A32[changed]  # E[S, :]; E is symmetric, so E[:, S] = E_rows.T
+        M_rows = B32[old_perm[changed]] * scale  # (V B)[S]
+        out += E_rows.T @ M_rows
+        inverse = np.empty_like(old_perm)
+        inverse[old_perm] = np.arange(n)
+        out[changed] += E_rows[:, inverse] @ B32 * scale - E_rows[:, changed] @ M_rows
+    if moved.size:
+        out += A32[:, moved] @ ((B32[V.cols[moved]] - B32[old_perm[moved]]) * scale)
+    return out
 
 
 class _SparsePlan:
@@ -246,6 +317,8 @@ def solve_fgw_cg(
     exact_value: bool = True,
     dense_plan: bool = True,
     factors: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+    products: ProductCache | None = None,
+    moved: np.ndarray | None = None,
 ) -> _CGOutput:
     """Conditional gradient on validated float64 numpy inputs (see module docstring).
 
@@ -259,7 +332,12 @@ def solve_fgw_cg(
     :math:`A = L_A R_A^\top`, :math:`B = L_B R_B^\top` (e.g. squared distances, rank
     d + 2: :func:`~otmix.ot.structure.sqeuclidean_factors`) replace the dense product by
     :math:`L_A (R_A^\top \tilde T L_B) R_B^\top` in float64: :math:`O(n m r)` instead
-    of :math:`O(n^2 m)`, and ``structs32`` is not needed.
+    of :math:`O(n^2 m)`, and ``structs32`` is not needed. ``products``: the
+    :class:`ProductCache` of a previous, similar solve (``log["products"]``): step k's
+    product is then updated from that solve's step k (:func:`_updated_product`) when
+    few rows changed, instead of recomputed; ``moved`` (optional) lists the points
+    whose rows and columns of ``A`` differ from the cached one's (found by comparing
+    the matrices otherwise).
 
     Speed: the iterate is kept sparse (:class:`_SparsePlan`), the one dense product
     :math:`A(\tilde T B)` per step runs in float32 (``structs32``: float32 copies of
@@ -317,6 +395,12 @@ def solve_fgw_cg(
     gap = np.inf
     n_iter = 0
     previous_duals = list(duals) if duals is not None else []
+    new_products = ProductCache(structs32[0] if structs32 is not None else None, [], [])
+    n_full = 0
+    changed = None  # rows of A that differ from the cached products' A
+    if structs32 is not None and products is not None and products.A32 is not None \
+            and products.A32.shape == structs32[0].shape:
+        changed = _moved_points(structs32[0], products.A32) if moved is None else moved
     dual_log: list[np.ndarray | None] = []
     current_duals = None
     for n_iter in range(1, max_iter + 1):
@@ -340,7 +424,15 @@ def solve_fgw_cg(
                 AVB = (La @ core) @ Rb.T
             else:
                 A32, B32 = structs32
-                AVB = A32 @ V.right_product(B32).astype(np.float32, copy=False)  # the one dense product
+                AVB = None
+                if changed is not None and n_iter - 1 < len(products.perms):
+                    AVB = _updated_product(A32, B32, V, products, n_iter - 1, changed)
+                if AVB is None:
+                    AVB = A32 @ V.right_product(B32).astype(np.float32, copy=False)  # the one dense product
+                    n_full += 1
+                if V.is_permutation() and n_iter - 1 < MAX_CACHED_PRODUCTS:
+                    new_products.perms.append(V.cols)
+                    new_products.products.append(AVB)
             t_prod += time.perf_counter() - t0
             s_vv = V.inner(AVB)  # <A V B, V>: a gather, since V is a vertex
             a = -2.0 * (1.0 - alpha) * (s_vv - 2.0 * V_ATB + T_ATB)
@@ -375,6 +467,8 @@ def solve_fgw_cg(
         "time_products": t_prod,
         "time_other": elapsed - t_lmo - t_prod,
         "duals": dual_log,
+        "products": new_products,
+        "full_products": n_full,
     }
     return _CGOutput(plan, value, n_iter, converged, log)
 
