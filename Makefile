@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-cluster bench-fed clean
+.PHONY: demo test bench bench-scale bench-cluster bench-fed clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) benchmarks/fgw_vs_pot.py
+	$(PY) benchmarks/fgw_vs_pot.py --json benchmarks/fgw_vs_pot.json
+
+bench-scale: $(STAMP)
+	$(PY) benchmarks/cluster_scale.py --rows 10000 100000 --epochs 1 --json benchmarks/cluster_scale.json
 
 bench-cluster: $(STAMP)
 	$(PY) benchmarks/cluster_table.py --seeds 5 --json benchmarks/cluster_table.json \

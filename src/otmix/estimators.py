@@ -8,6 +8,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -20,7 +21,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from .data.views import check_views
 from .models.wae import MWAE
 from .readout import READOUTS, FusedClusters, fuse_and_cluster, nearest_center
-from .train.cluster import ClusterConfig, train_clustering
+from .train.cluster import ClusterConfig, steps_per_epoch, train_clustering
 from .train.device import module_device, resolve_device
 
 CHECKPOINT_WEIGHTS = "model.pt"
@@ -230,18 +231,25 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     def _fit_with_bar(self, Xs, config, progress):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        columns = (TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
-                   TimeElapsedColumn())
-        with Progress(*columns, transient=True) as bar:
-            task = bar.add_task("epochs", total=config.epochs, loss="")
+        steps = steps_per_epoch([X.shape[0] for X in Xs], config.batch_size)
+        columns = (TextColumn("training epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("steps {task.fields[loss]}"), TimeElapsedColumn())
+        with Progress(*columns, transient=True) as bar:  # advances every step: long epochs show progress
+            task = bar.add_task("steps", total=config.epochs * steps, loss="", epoch=f"1/{config.epochs}")
+            started = time.perf_counter()
+
+            def on_step(epoch: int, step: int) -> None:
+                bar.update(task, completed=epoch * steps + step, epoch=f"{epoch + 1}/{config.epochs}")
 
             def hook(epoch: int, losses: dict[str, float]) -> None:
+                nonlocal started
                 text = " ".join(f"{k} {v:.4f}" for k, v in losses.items())
-                bar.update(task, completed=epoch + 1, loss=text)
+                bar.update(task, loss=f"{text}  {time.perf_counter() - started:.1f} s/epoch")
+                started = time.perf_counter()
                 if progress is not None:
                     progress(epoch, losses)
 
-            return train_clustering(Xs, config, progress=hook)
+            return train_clustering(Xs, config, progress=hook, on_step=on_step)
 
     def _read_out(self, Zs: list[np.ndarray]) -> FusedClusters:
         seed = None if self.random_state is None else int(self.random_state) + 7919

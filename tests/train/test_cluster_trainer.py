@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from otmix.models import MWAE
-from otmix.train.cluster import ClusterConfig, step_losses, train_clustering
+from otmix.train.cluster import ClusterConfig, step_losses, steps_per_epoch, train_clustering
 from otmix.train.index_stream import IndexStream
 
 
@@ -159,3 +159,15 @@ def test_warmup_epochs_train_reconstruction_only(blob_views):
     _, history = train_clustering(Xs, config)
     assert history["otm"][:2] == [0.0, 0.0] and history["clu"][:2] == [0.0, 0.0]
     assert min(history["otm"][2:]) > 0 and min(history["clu"][2:]) > 0
+
+
+def test_step_hook_sees_every_step_of_every_epoch(blob_views):
+    Xs, _ = blob_views
+    config = ClusterConfig(n_clusters=3, latent_dim=3, hidden_dim=16, batch_size=32, epochs=3, patience=None,
+                           random_state=0)
+    seen = []
+    train_clustering(Xs, config, on_step=lambda epoch, step: seen.append((epoch, step)))
+    steps = steps_per_epoch([X.shape[0] for X in Xs], 32)
+    assert steps == max(X.shape[0] for X in Xs) // 32
+    assert seen == [(epoch, step) for epoch in range(3) for step in range(1, steps + 1)]
+    assert steps_per_epoch([10, 5], 64) == 1  # a view smaller than a batch still trains one step

@@ -159,11 +159,17 @@ def mixing_terms(
     return targets, clu
 
 
+def steps_per_epoch(n_rows: Sequence[int], batch_size: int) -> int:
+    """Optimisation steps in one epoch: one pass over the largest view, at least one."""
+    return max(1, max(n_rows) // batch_size)
+
+
 def train_clustering(
     Xs: Sequence[np.ndarray],
     config: ClusterConfig,
     model: MWAE | None = None,
     progress: Callable[[int, dict[str, float]], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[MWAE, dict[str, list[float]]]:
     """Train an MWAE on unaligned views with the OTM mixer.
 
@@ -177,6 +183,9 @@ def train_clustering(
         moved to ``config.device`` in place.
     progress : callable(epoch, losses), optional
         Called after every epoch with the mean losses of that epoch.
+    on_step : callable(epoch, step), optional
+        Called after every optimisation step (``step`` counts from 1 to
+        :func:`steps_per_epoch` within the epoch): a progress bar for long epochs.
 
     Returns
     -------
@@ -196,12 +205,13 @@ def train_clustering(
         if model is None:
             with torch.device("cpu"):  # CPU weights from the CPU generator: one seed, one init, any device
                 model = MWAE([X.shape[1] for X in Xs], config.latent_dim, config.hidden_dim)
-        return _fit(model.to(device), Xs, config, rng, progress, device)
+        return _fit(model.to(device), Xs, config, rng, progress, device, on_step)
 
 
 def _fit(
     model: MWAE, Xs: Sequence[np.ndarray], config: ClusterConfig, rng: np.random.Generator,
     progress: Callable[[int, dict[str, float]], None] | None, device: torch.device,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> tuple[MWAE, dict[str, list[float]]]:
     if len(Xs) != model.n_views:
         raise ValueError(f"the model has {model.n_views} views but {len(Xs)} were given")
@@ -212,14 +222,14 @@ def _fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     streams = [IndexStream(X.shape[0], rng) for X in tensors]
     sizes = [min(config.batch_size, X.shape[0]) for X in tensors]
-    steps = max(1, max(X.shape[0] for X in tensors) // config.batch_size)
+    steps = steps_per_epoch([X.shape[0] for X in tensors], config.batch_size)
     history: dict[str, list[float]] = {key: [] for key in ("total", "rec", "otm", "clu", "seconds")}
     best, best_state, best_epoch, waited, stopped_early = math.inf, None, 0, 0, False
     for epoch in range(config.epochs):
         start = time.perf_counter()
         model.train()
         sums = dict.fromkeys(("total", "rec", "otm", "clu"), 0.0)
-        for _ in range(steps):
+        for step in range(steps):
             rows = [torch.as_tensor(stream.take(k), device=device) for stream, k in zip(streams, sizes)]
             batches = [X[r] for X, r in zip(tensors, rows)]
             losses = step_losses(model, batches, config, rng, mixing=epoch >= config.warmup_epochs)
@@ -228,6 +238,8 @@ def _fit(
             optimizer.step()
             for key in sums:
                 sums[key] += float(losses[key].detach()) / steps
+            if on_step is not None:
+                on_step(epoch, step + 1)
         for key, value in sums.items():
             history[key].append(value)
         history["seconds"].append(time.perf_counter() - start)
