@@ -134,3 +134,42 @@ def test_torch_sparse_plans_carry_gradients():
 def test_bad_options_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         fgw_barycenter(codes([20, 20]), **kwargs)
+
+
+@pytest.mark.parametrize("method", ["exact", "fast"])
+@pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
+def test_codes_far_from_the_origin_give_the_same_barycenter(method, structure):
+    """FGW ignores a common shift; the float32 loops must too (they run on centred codes)."""
+    Zs = [0.1 * Z for Z in codes([80, 80, 80], d=4, seed=9)]
+    near = fgw_barycenter(Zs, method=method, structure=structure, random_state=0)
+    far = fgw_barycenter([Z + 300.0 for Z in Zs], method=method, structure=structure, random_state=0)
+    assert far.value == pytest.approx(near.value, rel=1e-6)
+    assert far.n_outer == near.n_outer and far.converged
+    np.testing.assert_allclose(far.Z, near.Z + 300.0, atol=1e-8)
+
+
+@pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
+def test_self_structure_constant_far_from_the_origin(structure):
+    rng = np.random.default_rng(10)
+    Z, w = rng.normal(size=(50, 3)) + 1e4, rng.random(50)
+    A = structure_matrix(Z - 1e4, structure)  # the same distances, computed where float64 is exact enough
+    assert self_structure_constant(Z, w, structure) == pytest.approx(w @ (A * A) @ w, rel=1e-8)
+
+
+def test_integer_torch_codes_get_floating_sparse_plans():
+    Zs = [torch.as_tensor(np.round(Z * 10).astype(np.int64)) for Z in codes([30, 30], d=3, seed=11)]
+    res = fgw_barycenter(Zs, method="fast", random_state=0, sparse_plans=True)
+    for T in res.plans:
+        assert T.dtype.is_floating_point
+        np.testing.assert_allclose(T.to_dense().sum(0).numpy(), np.full(30, 1 / 30))
+    assert res.Z.dtype.is_floating_point and float(res.Z.abs().sum()) > 0
+
+
+def test_fgw_log_keeps_the_barycenter_internals_out():
+    from otmix.ot import fgw
+
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(15, 3))
+    A = structure_matrix(X, "euclidean")
+    res = fgw(feature_cost(X, X), A, A)
+    assert "products" not in res.log and "full_products" not in res.log

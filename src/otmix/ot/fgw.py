@@ -320,7 +320,7 @@ def solve_fgw_cg(
     products: ProductCache | None = None,
     moved: np.ndarray | None = None,
 ) -> _CGOutput:
-    """Conditional gradient on validated float64 numpy inputs (see module docstring).
+    r"""Conditional gradient on validated float64 numpy inputs (see module docstring).
 
     ``duals`` are the assignment potentials of a previous, similar solve, one per
     CG iteration (``log["duals"]`` of that solve): iteration k starts from the k-th
@@ -550,4 +550,6 @@ def fgw(
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     out = solve_fgw_cg(D, A, B, alpha, p_, q_, T0, max_iter=max_iter, tol=tol, tol_abs=tol_abs)
+    for internal in ("products", "full_products"):  # the barycenter's reuse, not for callers
+        out.log.pop(internal, None)
     return FGWResult(like(out.plan, cost), out.value, out.n_iter, out.converged, out.log)

@@ -65,6 +65,7 @@ import numpy as np
 import ot
 import scipy.sparse as sp
 from numba import njit
+from threadpoolctl import threadpool_limits
 
 from ._assignment import solve_assignment
 from ._lmo import EMD_MAX_ITER
@@ -152,7 +153,8 @@ def _quantize(X: np.ndarray, labels: np.ndarray, centres: np.ndarray, structure:
 
 
 class _AnchorCosts:
-    """The anchor linearisation ``-U V^T`` (module docstring, step 3) for the first outer step."""
+    """The anchor-linearised cost ``-U V^T`` (module docstring, step 3) of one outer step, over the
+    modality's assignment blocks ``members``."""
 
     def __init__(self, Z, Zm, qb: _Quantization, qm: _Quantization, coarse: np.ndarray, alpha: float,
                  members: list[np.ndarray]):
@@ -210,12 +212,12 @@ def _permutation(plan: sp.csr_array) -> np.ndarray | None:
 def _cross_term(A: _StructureRows, B: _StructureRows, plan: sp.csr_array) -> float:
     r""":math:`\sum_{e,f} t_e t_f A_{i_e i_f} B_{j_e j_f}` over the plan's non-zeros, in row chunks."""
     coo = plan.tocoo()
-    i, j, t = coo.row, coo.col, coo.data.astype(A.X.dtype)
+    i, j, t = coo.row, coo.col, coo.data  # sums in float64 whatever the rows' dtype
     step = max(1, CHUNK_ENTRIES // max(1, t.size))
     total = 0.0
     for start in range(0, t.size, step):
         sl = slice(start, start + step)
-        block = A.rows(i[sl])[:, i]
+        block = A.rows(i[sl])[:, i].astype(np.float64)
         block *= B.rows(j[sl])[:, j]
         total += float(t[sl] @ (block @ t))
     return total
@@ -226,7 +228,7 @@ def _fast_objective(
 ) -> float:
     """:func:`sparse_fgw_objective` with float32 structure rows (float64 sums) the caller holds.
 
-    ``sample``: estimate the pair sum from those barycenter rows (see :func:`_cross_term`).
+    ``sample`` (permutation plans only): estimate the structure term from those barycenter rows.
     """
     coo = plan.tocoo()
     diff = Z[coo.row] - Zm[coo.col]
@@ -350,8 +352,10 @@ def quantized_barycenter(
 ) -> QuantizedOutput:
     """Quantized FGW barycenter on validated float64 numpy inputs (see module docstring).
 
-    After every outer step the exact objective at the new ``Z`` and plans is
-    evaluated (:func:`sparse_fgw_objective`); the best pair seen is returned. Stops
+    After every outer step the objective at the new ``Z`` and plans is evaluated
+    (:func:`_fast_objective`: float32 distances, float64 sums; on a fixed row sample
+    beyond ``EVAL_ROWS`` points, then in full for the returned pair); the best pair
+    seen is returned. Stops
     when no plan changes, when the objective fails to improve by more than ``tol``
     relative, or after ``max_outer`` outer steps. ``n_workers`` threads handle the
     modalities side by side (the assignment, the products and the pair sums release
@@ -373,52 +377,54 @@ def quantized_barycenter(
     times["time_partition"] += time.perf_counter() - t0
     k_b = min(n_b, n_anchors or default_n_anchors(n_b))
     sample = None if n_b <= EVAL_ROWS else np.sort(rng.choice(n_b, size=EVAL_ROWS, replace=False))
-    pool = ThreadPoolExecutor(max_workers=n_workers)
+    blas_threads = 1 if n_workers > 1 else None  # threads over modalities, not inside BLAS
+    with ThreadPoolExecutor(max_workers=n_workers) as pool, threadpool_limits(blas_threads, "blas"):
 
-    def objective(Z: np.ndarray, plans: list[sp.csr_array], rows: np.ndarray | None) -> float:
-        A = _StructureRows(Z, structure)
-        parts = pool.map(lambda T, Zm, B: _fast_objective(Z, T, Zm, A, B, alpha, structure, rows), plans, Zs, B_rows)
-        return float(sum(lam * v for lam, v in zip(lambdas, parts)))
+        def objective(Z: np.ndarray, plans: list[sp.csr_array], rows: np.ndarray | None) -> float:
+            A = _StructureRows(Z, structure)
+            parts = pool.map(lambda T, Zm, B: _fast_objective(Z, T, Zm, A, B, alpha, structure, rows),
+                             plans, Zs, B_rows)
+            return float(sum(lam * v for lam, v in zip(lambdas, parts)))
 
-    Z, centres = Z0, None
-    plans: list[sp.csr_array] | None = None
-    best: tuple[float, np.ndarray, list[sp.csr_array]] | None = None
-    values: list[float] = []
-    converged = False
-    n_outer = 0
-    for n_outer in range(1, max_outer + 1):
+        Z, centres = Z0, None
+        plans: list[sp.csr_array] | None = None
+        best: tuple[float, np.ndarray, list[sp.csr_array]] | None = None
+        values: list[float] = []
+        converged = False
+        n_outer = 0
+        for n_outer in range(1, max_outer + 1):
+            t0 = time.perf_counter()
+            labels, centres = kmeans(Z, k_b, rng, centres)
+            qb = _quantize(Z, labels, centres, structure)
+            t1 = time.perf_counter()
+            coarse = [solve_fgw_cg(feature_cost(qb.centres, qm.centres), qb.struct, qm.struct, alpha, qb.masses,
+                                   qm.masses).plan for qm in quants]
+            t2 = time.perf_counter()
+            costs = [_AnchorCosts(Z, Zm, qb, qm, pi, alpha, members)
+                     for Zm, qm, pi, members in zip(Zs, quants, coarse, blocks)]
+            new_plans = list(pool.map(_plan_through_clusters, costs, blocks, [n_b] * len(Zs), duals))
+            t3 = time.perf_counter()
+            times["time_partition"] += t1 - t0
+            times["time_coarse"] += t2 - t1
+            times["time_local"] += t3 - t2
+            unchanged = plans is not None and all((old != new).nnz == 0 for old, new in zip(plans, new_plans))
+            plans = new_plans
+            Z = sum(lam * (T @ Zm) for lam, T, Zm in zip(lambdas, plans, Zs)) / mu_b[:, None]
+            value = objective(Z, plans, sample)
+            times["time_value"] += time.perf_counter() - t3
+            values.append(value)
+            if callback is not None:
+                callback(n_outer, value)
+            improved = best is None or value < best[0] - tol * abs(best[0])
+            if best is None or value < best[0]:
+                best = (value, Z, plans)
+            if unchanged or not improved:
+                converged = True
+                break
+        _, Z, plans = best
         t0 = time.perf_counter()
-        labels, centres = kmeans(Z, k_b, rng, centres)
-        qb = _quantize(Z, labels, centres, structure)
-        t1 = time.perf_counter()
-        coarse = [solve_fgw_cg(feature_cost(qb.centres, qm.centres), qb.struct, qm.struct, alpha, qb.masses,
-                               qm.masses).plan for qm in quants]
-        t2 = time.perf_counter()
-        costs = [_AnchorCosts(Z, Zm, qb, qm, pi, alpha, members)
-                 for Zm, qm, pi, members in zip(Zs, quants, coarse, blocks)]
-        new_plans = list(pool.map(_plan_through_clusters, costs, blocks, [n_b] * len(Zs), duals))
-        t3 = time.perf_counter()
-        times["time_partition"] += t1 - t0
-        times["time_coarse"] += t2 - t1
-        times["time_local"] += t3 - t2
-        unchanged = plans is not None and all((old != new).nnz == 0 for old, new in zip(plans, new_plans))
-        plans = new_plans
-        Z = sum(lam * (T @ Zm) for lam, T, Zm in zip(lambdas, plans, Zs)) / mu_b[:, None]
-        value = objective(Z, plans, sample)
-        times["time_value"] += time.perf_counter() - t3
-        values.append(value)
-        if callback is not None:
-            callback(n_outer, value)
-        improved = best is None or value < best[0] - tol * abs(best[0])
-        if best is None or value < best[0]:
-            best = (value, Z, plans)
-        if unchanged or not improved:
-            converged = True
-            break
-    _, Z, plans = best
-    t0 = time.perf_counter()
-    value = objective(Z, plans, None) if sample is not None else best[0]
-    times["time_value"] += time.perf_counter() - t0
-    pool.shutdown()
+        value = objective(Z, plans, None) if sample is not None else best[0]
+        times["time_value"] += time.perf_counter() - t0
     times["time_other"] = max(0.0, time.perf_counter() - t_start - sum(times.values()))
-    return QuantizedOutput(Z, plans, value, values, n_outer, converged, times)
+    log = {**times, "n_anchors": [len(q.members) for q in quants], "n_blocks": [len(b) for b in blocks]}
+    return QuantizedOutput(Z, plans, value, values, n_outer, converged, log)
