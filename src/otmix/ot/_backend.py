@@ -1,7 +1,8 @@
 """Array plumbing shared by the solvers: numpy or torch in, the same type out.
 
-The exact solvers run on the CPU in float64 numpy (assignment and network
-simplex have no GPU form). Inputs are detached and copied to numpy; results are
+The exact solvers run on the CPU in numpy, taking float64 inputs and returning
+float64 results (assignment and network simplex have no GPU form; the barycenter
+runs its dense products in float32 internally). Inputs are detached and copied to numpy; results are
 handed back with the caller's array type, dtype and device.
 """
 
