@@ -57,6 +57,33 @@ def aligned_blobs(n_rows=90, widths=(6, 4), n_clusters=3, separation=6.0, noise=
 def blob_views():
     return make_blob_views()
 
+
+@pytest.fixture
+def blob_file(tmp_path):
+    """Two blob views with labels in one .npz file, the CLI's user-file format."""
+    Xs, ys = make_blob_views(n_rows=(60, 60), seed=1)
+    path = tmp_path / "views.npz"
+    np.savez(path, X0=Xs[0], X1=Xs[1], y0=ys[0], y1=ys[1])
+    return path
+
+
+def clustered_codes(sizes, d=3, seed=0, n_clusters=3):
+    """Code sets drawn around shared Gaussian cluster centres (independent samples per set)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(n_clusters, d))
+    return [centres[rng.integers(n_clusters, size=n)] + rng.normal(size=(n, d)) for n in sizes]
+
+
+def pot_fgw_value(Z, Zm, T, alpha, structure):
+    """The FGW objective at a dense plan with POT's loss: an independent oracle."""
+    import ot
+
+    from otmix.ot.structure import feature_cost, structure_matrix
+
+    A, Am = structure_matrix(Z, structure), structure_matrix(Zm, structure)
+    constC, hA, hB = ot.gromov.init_matrix(A, Am, T.sum(1), T.sum(0), "square_loss")
+    return alpha * np.sum(feature_cost(Z, Zm) * T) + (1 - alpha) * ot.gromov.gwloss(constC, hA, hB, T)
+
 def require_flwr():
     """Flower (the `fl` extra); skipped where absent, except in CI, where its absence is a failure."""
     try:

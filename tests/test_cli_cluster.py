@@ -1,7 +1,6 @@
 import json
 
 import numpy as np
-import pytest
 from conftest import make_blob_views
 from typer.testing import CliRunner
 
@@ -9,14 +8,6 @@ from otmix.cli import app
 
 runner = CliRunner()
 FAST = ["--epochs", "3", "--quiet"]
-
-
-@pytest.fixture
-def blob_file(tmp_path):
-    Xs, ys = make_blob_views(n_rows=(60, 60), seed=1)
-    path = tmp_path / "views.npz"
-    np.savez(path, X0=Xs[0], X1=Xs[1], y0=ys[0], y1=ys[1])
-    return path
 
 
 def test_cluster_writes_the_documented_json(blob_file, tmp_path):

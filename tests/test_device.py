@@ -289,14 +289,6 @@ def test_single_modality_scores_run_on_the_model_device(task):
 runner = CliRunner()
 
 
-@pytest.fixture
-def blob_file(tmp_path):
-    Xs, ys = make_blob_views(n_rows=(60, 60), seed=1)
-    path = tmp_path / "views.npz"
-    np.savez(path, X0=Xs[0], X1=Xs[1], y0=ys[0], y1=ys[1])
-    return path
-
-
 def test_cli_cluster_passes_the_device_through(blob_file, tmp_path):
     out = tmp_path / "out.json"
     result = runner.invoke(app, ["cluster", "--data", str(blob_file), "--seeds", "1", "--epochs", "2", "--quiet",

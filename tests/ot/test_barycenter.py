@@ -2,22 +2,11 @@ import numpy as np
 import ot
 import pytest
 import torch
+from conftest import clustered_codes as codes
+from conftest import pot_fgw_value
 
 from otmix.ot import fgw_barycenter, fgw_objective
 from otmix.ot.structure import feature_cost, structure_matrix
-
-
-def codes(sizes, d=3, seed=0, n_clusters=3):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=4.0, size=(n_clusters, d))
-    return [centres[rng.integers(n_clusters, size=n)] + rng.normal(size=(n, d)) for n in sizes]
-
-
-def pot_fgw_value(Z, Zm, T, alpha, structure):
-    """Independent evaluation of the FGW objective at a plan with POT's loss."""
-    A, Am = structure_matrix(Z, structure), structure_matrix(Zm, structure)
-    constC, hA, hB = ot.gromov.init_matrix(A, Am, T.sum(1), T.sum(0), "square_loss")
-    return alpha * np.sum(feature_cost(Z, Zm) * T) + (1 - alpha) * ot.gromov.gwloss(constC, hA, hB, T)
 
 
 def test_barycenter_of_one_modality_is_that_modality():

@@ -1,10 +1,10 @@
 """The approximate ("fast" / "quantized") FGW barycenter and the sparse-plan options."""
 
 import numpy as np
-import ot
 import pytest
 import scipy.sparse as sp
 import torch
+from conftest import clustered_codes, pot_fgw_value
 
 from otmix.ot import fgw_barycenter, fgw_objective
 from otmix.ot.quantized import kmeans, sparse_fgw_objective
@@ -12,16 +12,7 @@ from otmix.ot.structure import feature_cost, self_structure_constant, structure_
 
 
 def codes(sizes, d=8, seed=0, n_clusters=4):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(scale=4.0, size=(n_clusters, d))
-    return [centres[rng.integers(n_clusters, size=n)] + rng.normal(size=(n, d)) for n in sizes]
-
-
-def pot_value(Z, Zm, T, alpha, structure):
-    """The FGW objective at a dense plan with POT's loss (independent oracle)."""
-    A, Am = structure_matrix(Z, structure), structure_matrix(Zm, structure)
-    constC, hA, hB = ot.gromov.init_matrix(A, Am, T.sum(1), T.sum(0), "square_loss")
-    return alpha * np.sum(feature_cost(Z, Zm) * T) + (1 - alpha) * ot.gromov.gwloss(constC, hA, hB, T)
+    return clustered_codes(sizes, d=d, seed=seed, n_clusters=n_clusters)
 
 
 @pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
@@ -41,7 +32,7 @@ def test_sparse_objective_matches_the_dense_one(structure, kind):
         T = np.eye(30)[rng.permutation(30)] / 30
     else:  # a mixture of three permutations
         T = sum(w * np.eye(30)[rng.permutation(30)] / 30 for w in (0.5, 0.3, 0.2))
-    expected = pot_value(Z, Zm, T, 0.3, structure)
+    expected = pot_fgw_value(Z, Zm, T, 0.3, structure)
     # a fractional plan's structure term is a difference of two large sums: float64 cancellation ~1e-10
     assert sparse_fgw_objective(Z, Zm, sp.csr_array(T), 0.3, structure) == pytest.approx(expected, rel=1e-8)
     assert fgw_objective(feature_cost(Z, Zm), structure_matrix(Z, structure), structure_matrix(Zm, structure), T,
@@ -70,7 +61,7 @@ def test_fast_plans_are_permutations_and_the_value_is_exact_at_them(structure):
         np.testing.assert_allclose(T.sum(0), np.full(300, 1 / 300), atol=1e-12)
         assert np.count_nonzero(T) == 300  # a permutation / N
     np.testing.assert_allclose(res.Z, sum(300 * T @ Zm for T, Zm in zip(res.plans, Zs)) / 3, atol=1e-10)
-    expected = sum(pot_value(res.Z, Zm, T, 0.5, structure) for T, Zm in zip(res.plans, Zs)) / 3
+    expected = sum(pot_fgw_value(res.Z, Zm, T, 0.5, structure) for T, Zm in zip(res.plans, Zs)) / 3
     assert res.value == pytest.approx(expected, rel=1e-5)  # the pair sums run on float32 distances
     assert set(res.log) >= {"values", "time_partition", "time_coarse", "time_local", "time_value"}
     assert res.n_outer == len(res.log["values"])
@@ -85,7 +76,7 @@ def test_fast_handles_different_sizes_and_weights_with_feasible_plans():
         np.testing.assert_allclose(T.sum(1), np.full(100, 1 / 100), atol=1e-9)
         np.testing.assert_allclose(T.sum(0), np.full(Zm.shape[0], 1 / Zm.shape[0]), atol=1e-9)
     np.testing.assert_allclose(res.Z, sum(w * 100 * T @ Zm for w, T, Zm in zip(weights, res.plans, Zs)), atol=1e-9)
-    expected = sum(w * pot_value(res.Z, Zm, T, 0.5, "euclidean") for w, T, Zm in zip(weights, res.plans, Zs))
+    expected = sum(w * pot_fgw_value(res.Z, Zm, T, 0.5, "euclidean") for w, T, Zm in zip(weights, res.plans, Zs))
     assert res.value == pytest.approx(expected, rel=1e-5)
 
 
