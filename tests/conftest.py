@@ -58,13 +58,17 @@ def blob_views():
     return make_blob_views()
 
 
-@pytest.fixture
-def blob_file(tmp_path):
+def write_blob_file(folder, n_rows=(60, 60)):
     """Two blob views with labels in one .npz file, the CLI's user-file format."""
-    Xs, ys = make_blob_views(n_rows=(60, 60), seed=1)
-    path = tmp_path / "views.npz"
+    Xs, ys = make_blob_views(n_rows=n_rows, seed=1)
+    path = folder / "views.npz"
     np.savez(path, X0=Xs[0], X1=Xs[1], y0=ys[0], y1=ys[1])
     return path
+
+
+@pytest.fixture
+def blob_file(tmp_path):
+    return write_blob_file(tmp_path)
 
 
 def clustered_codes(sizes, d=3, seed=0, n_clusters=3):

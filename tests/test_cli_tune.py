@@ -2,9 +2,8 @@
 
 import json
 
-import numpy as np
 import pytest
-from conftest import make_blob_views
+from conftest import write_blob_file
 from typer.testing import CliRunner
 
 from otmix.cli import app
@@ -14,10 +13,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def blob_file(tmp_path):
-    Xs, ys = make_blob_views(n_rows=(60, 50), seed=1)
-    path = tmp_path / "views.npz"
-    np.savez(path, X0=Xs[0], X1=Xs[1], y0=ys[0], y1=ys[1])
-    return path
+    return write_blob_file(tmp_path, n_rows=(60, 50))  # views with different row counts on purpose
 
 
 def test_tune_saves_a_config_that_cluster_uses_and_resumes_its_study(blob_file, tmp_path):

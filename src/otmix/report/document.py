@@ -138,18 +138,13 @@ def markdown_report(inputs: ReportInputs, title: str = "otmix results", figures_
         settings = [s for s in ("aligned", "unaligned") if any(v["setting"] == s for v in summary.values())]
         methods = list(dict.fromkeys(v["method"] for v in summary.values()))
         lines += [f"## Clustering benchmark — `{name}`", "", bench_markdown(summary, datasets, settings, methods), ""]
-    if inputs.clustering:
-        lines += ["## Clustering runs", ""]
-        for name, payload in inputs.clustering:
-            lines += _cluster_section(name, payload)
-    if inputs.federated:
-        lines += ["## Federated runs", ""]
-        for name, payload in inputs.federated:
-            lines += _cluster_section(name, payload)
-    if inputs.supervised:
-        lines += ["## Supervised fusion", ""]
-        for name, payload in inputs.supervised:
-            lines += _supervised_section(name, payload)
+    for title, payloads, section in (("Clustering runs", inputs.clustering, _cluster_section),
+                                     ("Federated runs", inputs.federated, _cluster_section),
+                                     ("Supervised fusion", inputs.supervised, _supervised_section)):
+        if payloads:
+            lines += [f"## {title}", ""]
+            for name, payload in payloads:
+                lines += section(name, payload)
     if inputs.tuned:
         lines += ["## Tuned configurations", ""]
         rows = []
