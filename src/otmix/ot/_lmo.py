@@ -47,12 +47,21 @@ class Vertex:
 
     def is_permutation(self) -> bool:
         """True for ``P_sigma / n``: one equal entry in every row, rows in order."""
-        n = self.shape[0]
-        return (self.rows.shape[0] == n == self.shape[1] and np.array_equal(self.rows, np.arange(n))
-                and bool(np.all(self.values == self.values[0])))
+        return permutation_of(self.rows, self.cols, self.values, self.shape) is not None
 
     def to_sparse(self) -> sp.csr_matrix:
         return sp.csr_matrix((self.values, (self.rows, self.cols)), shape=self.shape)
+
+
+def permutation_of(
+    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray | None:
+    """``sigma`` (int64) when the entries ``(rows, cols, values)`` form ``P_sigma / n``: a
+    square plan with one equal entry in every row, rows in order; else None."""
+    n = shape[0]
+    if rows.shape[0] == n == shape[1] and np.array_equal(rows, np.arange(n)) and np.all(values == values[0]):
+        return cols.astype(np.int64)
+    return None
 
 
 def is_uniform(w: np.ndarray) -> bool:

@@ -264,7 +264,7 @@ def fgw_barycenter(
         out = quantized_barycenter(
             Zs_np, lambdas, Z0, alpha, structure, max_outer=max_outer, tol=tol, rng=rng, callback=callback,
             n_anchors=None if n_anchors is None else int(n_anchors),
-            n_blocks=[-(-Zm.shape[0] // int(block_size)) for Zm in Zs_np],
+            block_size=int(block_size),
             n_workers=_n_workers(n_jobs, len(Zs_np)),
         )
         Z, plans, value, n_outer, converged = out.Z, out.plans, out.value, out.n_outer, out.converged

@@ -38,11 +38,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - exercised only without numba
-    njit = None
+from numba import njit
 
 from ._backend import like, to_numpy
 from ._lmo import exact_lmo
@@ -87,7 +83,8 @@ class _CGOutput:
     log: dict[str, Any]
 
 
-def _pair_sum_kernel(A, B, rows, cols, vals):  # pragma: no cover - compiled; tested through fgw_objective
+@njit(cache=True, nogil=True)
+def _pair_sum(A, B, rows, cols, vals):  # pragma: no cover - compiled; tested through fgw_objective
     """``sum_{e,f} vals[e] vals[f] A[rows[e], rows[f]] B[cols[e], cols[f]]`` in float64."""
     total = 0.0
     for e in range(vals.size):
@@ -99,15 +96,12 @@ def _pair_sum_kernel(A, B, rows, cols, vals):  # pragma: no cover - compiled; te
     return total
 
 
-_pair_sum = njit(cache=True, nogil=True)(_pair_sum_kernel) if njit is not None else None
-
-
 def sparse_quadratic(A: np.ndarray, B: np.ndarray, plan: np.ndarray) -> float:
     """``<A T B, T>`` in float64: a pair sum over the non-zeros when ``T`` has at most
     ``n + m`` of them (a vertex, e.g. a permutation / n), else two dense products."""
     n, m = plan.shape
     rows, cols = np.nonzero(plan)
-    if rows.size <= n + m and _pair_sum is not None:
+    if rows.size <= n + m:
         return float(_pair_sum(A, B, rows.astype(np.int64), cols.astype(np.int64), plan[rows, cols]))
     return float(np.vdot(_sandwich(A, plan, B), plan))
 
@@ -200,7 +194,7 @@ def _updated_product(
     where :math:`E\,VB = E_{:,S}(VB)_S + [E_{S,:}VB - E_{S,S}(VB)_S]` placed in rows
     :math:`S`, and :math:`A'(V'-V)B = \sum_{r\in R} A'_{:,r}(B_{\sigma'(r)} - B_{\sigma(r)})/n`:
     :math:`O((|R| + 2|S|)\,n\,m)` instead of :math:`O(n^2 m)`. ``changed`` is
-    :math:`S`, the rows where ``A32`` differs from ``cache.A32``.
+    :math:`S`, the points whose rows and columns of ``A32`` differ from ``cache.A32``.
     """
     if not V.is_permutation():
         return None
@@ -276,7 +270,8 @@ class _SparsePlan:
         return T
 
 
-def _cg_update_kernel(ATB, AVB, tau, G, alpha_D, coef):  # pragma: no cover - compiled; tested through fgw
+@njit(cache=True, nogil=True)
+def _cg_update(ATB, AVB, tau, G, alpha_D, coef):  # pragma: no cover - compiled; tested through fgw
     """One pass: ``ATB <- (1-τ) ATB + τ AVB`` and ``G <- αD + coef ATB`` (G in its own dtype)."""
     n, m = ATB.shape
     keep = 1.0 - tau
@@ -285,19 +280,6 @@ def _cg_update_kernel(ATB, AVB, tau, G, alpha_D, coef):  # pragma: no cover - co
             x = keep * ATB[i, j] + tau * AVB[i, j]
             ATB[i, j] = x
             G[i, j] = alpha_D[i, j] + coef * x
-
-
-_cg_update = njit(cache=True, nogil=True)(_cg_update_kernel) if njit is not None else None
-
-
-def _update(ATB: np.ndarray, AVB: np.ndarray, tau: float, G: np.ndarray, alpha_D: np.ndarray, coef: float) -> None:
-    if _cg_update is not None:
-        _cg_update(ATB, AVB, tau, G, alpha_D, coef)
-        return
-    ATB *= 1.0 - tau  # pragma: no cover - only without numba
-    ATB += tau * AVB
-    np.multiply(ATB, coef, out=G, casting="unsafe")
-    G += alpha_D
 
 
 def solve_fgw_cg(
@@ -444,7 +426,7 @@ def solve_fgw_cg(
             break
         T.step(tau, V)
         if structured:
-            _update(ATB, AVB, tau, G, alpha_D, coef)
+            _cg_update(ATB, AVB, tau, G, alpha_D, coef)
         T_D = (1.0 - tau) * T_D + tau * V_D
         T_ATB = T.inner(ATB) if structured else 0.0
         f_new = f + b * tau + a * tau * tau

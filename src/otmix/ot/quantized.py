@@ -68,9 +68,9 @@ from numba import njit
 from threadpoolctl import threadpool_limits
 
 from ._assignment import solve_assignment
-from ._lmo import EMD_MAX_ITER
+from ._lmo import EMD_MAX_ITER, permutation_of
 from .fgw import solve_fgw_cg
-from .structure import _sq_distances, feature_cost, self_structure_constant, structure_matrix
+from .structure import _sq_distances, feature_cost, pair_structure, self_structure_constant, structure_matrix
 
 KMEANS_ITERS = 20
 BLOCK_SIZE = 256  # points per assignment block (stage 2)
@@ -97,9 +97,9 @@ def default_n_anchors(n: int) -> int:
     return int(min(n, max(1, int(np.ceil(np.sqrt(n))))))
 
 
-def default_n_blocks(n: int) -> int:
-    """Assignment blocks: :math:`\\lceil n / 256\\rceil` (blocks of about 256 points)."""
-    return int(max(1, -(-n // BLOCK_SIZE)))
+def default_n_blocks(n: int, block_size: int = BLOCK_SIZE) -> int:
+    """Assignment blocks: :math:`\\lceil n / \\text{block size}\\rceil`, at least 1."""
+    return int(max(1, -(-n // int(block_size))))
 
 
 def kmeans(
@@ -141,15 +141,16 @@ class _Quantization:
     centres: np.ndarray
 
 
-def _quantize(X: np.ndarray, labels: np.ndarray, centres: np.ndarray, structure: str) -> _Quantization:
+def _members(labels: np.ndarray, n_clusters: int) -> list[np.ndarray]:
+    """The row indices of every cluster, in cluster order."""
     order = np.argsort(labels, kind="stable")
-    counts = np.bincount(labels, minlength=centres.shape[0])
-    members = np.split(order, np.cumsum(counts)[:-1])
-    anchors = _sq_distances(X, centres)
-    if structure == "euclidean":
-        np.sqrt(anchors, out=anchors)
-    return _Quantization(labels, members, counts / X.shape[0], structure_matrix(centres, structure), anchors,
-                         centres)
+    return np.split(order, np.cumsum(np.bincount(labels, minlength=n_clusters))[:-1])
+
+
+def _quantize(X: np.ndarray, labels: np.ndarray, centres: np.ndarray, structure: str) -> _Quantization:
+    masses = np.bincount(labels, minlength=centres.shape[0]) / X.shape[0]
+    return _Quantization(labels, _members(labels, centres.shape[0]), masses, structure_matrix(centres, structure),
+                         pair_structure(X, centres, structure), centres)
 
 
 class _AnchorCosts:
@@ -172,19 +173,20 @@ class _AnchorCosts:
 class _StructureRows:
     """Rows of the structure matrix ``d(X)`` in float32.
 
-    Cached whole when ``X`` has at most ``DENSE_LIMIT`` rows (256 MiB at the limit in float32),
-    else computed on request, so memory stays ``O(N · rows asked)``.
+    With ``cache``, held whole when ``X`` has at most ``DENSE_LIMIT`` rows (256 MiB at
+    the limit in float32); otherwise computed on request, so memory stays
+    ``O(N · rows asked)``.
     """
 
-    def __init__(self, X: np.ndarray, structure: str, dtype: Any = np.float32):
+    def __init__(self, X: np.ndarray, structure: str, dtype: Any = np.float32, cache: bool = True):
         self.X = X.astype(dtype)
         self.structure = structure
-        self.full = _pair_structure(self.X, None, structure) if X.shape[0] <= DENSE_LIMIT else None
+        self.full = pair_structure(self.X, None, structure) if cache and X.shape[0] <= DENSE_LIMIT else None
 
     def rows(self, rows_in: np.ndarray) -> np.ndarray:
         if self.full is not None:
             return self.full[rows_in]
-        return _pair_structure(self.X[rows_in], self.X, self.structure)
+        return pair_structure(self.X[rows_in], self.X, self.structure)
 
 
 @njit(cache=True, nogil=True)
@@ -198,15 +200,6 @@ def _gathered_sq_diff_sum(A_rows, B_rows, perm):  # pragma: no cover - compiled;
             row += diff * diff
         total += row
     return total
-
-
-def _permutation(plan: sp.csr_array) -> np.ndarray | None:
-    """``sigma`` when ``plan`` is ``P_sigma / n`` (square, one equal entry per row), else None."""
-    coo = plan.tocoo()
-    n = plan.shape[0]
-    if coo.nnz == n == plan.shape[1] and np.array_equal(coo.row, np.arange(n)) and np.all(coo.data == coo.data[0]):
-        return coo.col.astype(np.int64)
-    return None
 
 
 def _cross_term(A: _StructureRows, B: _StructureRows, plan: sp.csr_array) -> float:
@@ -226,16 +219,16 @@ def _cross_term(A: _StructureRows, B: _StructureRows, plan: sp.csr_array) -> flo
 def _fast_objective(
     Z, plan, Zm, A: _StructureRows, B: _StructureRows, alpha: float, structure: str, sample: np.ndarray | None = None
 ) -> float:
-    """:func:`sparse_fgw_objective` with float32 structure rows (float64 sums) the caller holds.
+    """:func:`sparse_fgw_objective` with structure rows the caller holds (sums in float64).
 
     ``sample`` (permutation plans only): estimate the structure term from those barycenter rows.
     """
-    coo = plan.tocoo()
+    coo = sp.coo_array(plan)
     diff = Z[coo.row] - Zm[coo.col]
     feature = float(coo.data @ np.einsum("ij,ij->i", diff, diff))
-    p = np.bincount(coo.row, weights=coo.data, minlength=Z.shape[0])
-    q = np.bincount(coo.col, weights=coo.data, minlength=Zm.shape[0])
-    perm = _permutation(plan)
+    if alpha >= 1.0:
+        return alpha * feature
+    perm = permutation_of(coo.row, coo.col, coo.data, coo.shape)
     if perm is not None:  # sum_ik (A_ik - B_s(i)s(k))^2 / n^2: no cancellation, so a row sample estimates it well
         n = perm.size
         rows = np.arange(n) if sample is None else sample
@@ -243,6 +236,8 @@ def _fast_objective(
         gw = sum(_gathered_sq_diff_sum(A.rows(rows[start:start + step]), B.rows(perm[rows[start:start + step]]), perm)
                  for start in range(0, rows.size, step)) / (n * rows.size)
         return alpha * feature + (1.0 - alpha) * gw
+    p = np.bincount(coo.row, weights=coo.data, minlength=Z.shape[0])
+    q = np.bincount(coo.col, weights=coo.data, minlength=Zm.shape[0])
     const = self_structure_constant(Z, p, structure) + self_structure_constant(Zm, q, structure)
     return alpha * feature + (1.0 - alpha) * (const - 2.0 * _cross_term(A, B, plan))
 
@@ -293,13 +288,6 @@ def _plan_through_clusters(
     return plan
 
 
-def _pair_structure(X: np.ndarray, Y: np.ndarray | None, structure: str) -> np.ndarray:
-    S = _sq_distances(X, Y)
-    if structure == "euclidean":
-        np.sqrt(S, out=S)
-    return S
-
-
 def sparse_fgw_objective(
     Z: np.ndarray, Zm: np.ndarray, plan: sp.sparray, alpha: float, structure: str, dtype: Any = np.float64
 ) -> float:
@@ -313,27 +301,14 @@ def sparse_fgw_objective(
         \alpha \sum_e t_e \|z_{i_e} - z'_{j_e}\|^2 + (1-\alpha)\Big(p^\top (A\circ A) p
         + q^\top (B\circ B) q - 2 \sum_{e,f} t_e t_f A_{i_e i_f} B_{j_e j_f}\Big),
 
-    the first two structure terms in closed form from the moments of ``Z`` and ``Zm``,
-    the pair sum in chunks of rows (:math:`O(s^2 d)` time, :math:`O(s)` memory per row),
-    with its distances in ``dtype`` (float32 halves the time, relative error ~1e-6).
+    the first two structure terms in closed form from the moments of ``Z`` and ``Zm``
+    and the pair sum in chunks of rows, on distances in ``dtype`` (float32 halves the
+    time, relative error ~1e-6) summed in float64. For a permutation plan
+    :math:`P_\sigma / n` the structure term is summed directly as
+    :math:`n^{-2}\sum_{ik}(A_{ik} - B_{\sigma(i)\sigma(k)})^2` (no cancellation).
     """
-    coo = sp.coo_array(plan)
-    i, j, t = coo.row, coo.col, coo.data
-    feature = float(t @ np.einsum("ij,ij->i", Z[i] - Zm[j], Z[i] - Zm[j]))
-    if alpha >= 1.0:
-        return alpha * feature
-    p = np.bincount(i, weights=t, minlength=Z.shape[0])
-    q = np.bincount(j, weights=t, minlength=Zm.shape[0])
-    const = self_structure_constant(Z, p, structure) + self_structure_constant(Zm, q, structure)
-    Zi, Zj = Z[i].astype(dtype), Zm[j].astype(dtype)
-    step = max(1, CHUNK_ENTRIES // max(1, t.size))
-    cross = 0.0
-    for start in range(0, t.size, step):
-        stop = min(t.size, start + step)
-        A = _pair_structure(Zi[start:stop], Zi, structure)
-        A *= _pair_structure(Zj[start:stop], Zj, structure)
-        cross += float(t[start:stop] @ (A @ t))
-    return alpha * feature + (1.0 - alpha) * (const - 2.0 * cross)
+    return _fast_objective(Z, plan, Zm, _StructureRows(Z, structure, dtype, cache=False),
+                           _StructureRows(Zm, structure, dtype, cache=False), alpha, structure)
 
 
 def quantized_barycenter(
@@ -346,7 +321,7 @@ def quantized_barycenter(
     tol: float,
     rng: np.random.Generator,
     n_anchors: int | None = None,
-    n_blocks: Sequence[int] | None = None,
+    block_size: int = BLOCK_SIZE,
     callback: Callable[[int, float], None] | None = None,
     n_workers: int = 1,
 ) -> QuantizedOutput:
@@ -367,11 +342,11 @@ def quantized_barycenter(
     mu_b = np.full(n_b, 1.0 / n_b)
     t0 = time.perf_counter()
     quants, blocks = [], []
-    for m, Zm in enumerate(Zs):
+    for Zm in Zs:
         labels, centres = kmeans(Zm, min(Zm.shape[0], n_anchors or default_n_anchors(Zm.shape[0])), rng)
         quants.append(_quantize(Zm, labels, centres, structure))
-        labels, centres = kmeans(Zm, default_n_blocks(Zm.shape[0]) if n_blocks is None else n_blocks[m], rng)
-        blocks.append(_quantize(Zm, labels, centres, structure).members)
+        labels, centres = kmeans(Zm, default_n_blocks(Zm.shape[0], block_size), rng)
+        blocks.append(_members(labels, centres.shape[0]))
     duals: list[list[np.ndarray | None]] = [[None] * len(members) for members in blocks]
     B_rows = [_StructureRows(Zm, structure) for Zm in Zs]
     times["time_partition"] += time.perf_counter() - t0

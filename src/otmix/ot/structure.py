@@ -54,10 +54,16 @@ def structure_matrix(Z: np.ndarray, structure: str = "euclidean", dtype: type = 
     ndarray of shape (n, n), symmetric with a zero diagonal.
     """
     check_structure_kind(structure)
-    A = _sq_distances(np.asarray(Z, dtype=dtype))
+    return pair_structure(np.asarray(Z, dtype=dtype), None, structure)
+
+
+def pair_structure(X: np.ndarray, Y: np.ndarray | None, structure: str) -> np.ndarray:
+    """``d(x_i, y_k)`` (distances or squared distances) in the inputs' dtype; ``Y=None``:
+    within ``X``, exactly symmetric with a zero diagonal."""
+    S = _sq_distances(X, Y)
     if structure == "euclidean":
-        np.sqrt(A, out=A)
-    return A
+        np.sqrt(S, out=S)
+    return S
 
 
 def feature_cost(Z: np.ndarray, Zm: np.ndarray, dtype: type = np.float64) -> np.ndarray:
