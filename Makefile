@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-scale bench-cluster bench-fed clean
+.PHONY: demo test bench bench-repeats bench-scale bench-cluster bench-fed clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/fgw_vs_pot.py --json benchmarks/fgw_vs_pot.json
+
+bench-repeats: $(STAMP)
+	$(PY) benchmarks/fgw_vs_pot.py --sizes 2048 --structures euclidean --repeats 5 \
+		--json benchmarks/fgw_vs_pot_repeats.json
 
 bench-scale: $(STAMP)
 	$(PY) benchmarks/cluster_scale.py --rows 10000 100000 --epochs 1 --json benchmarks/cluster_scale.json

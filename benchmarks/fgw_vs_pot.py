@@ -25,6 +25,7 @@ import argparse
 import os
 import platform
 import time
+from functools import partial
 from pathlib import Path
 
 import numba
@@ -105,6 +106,25 @@ def otmix_barycenter(Zs, Z0, structure, method, seed):
             "outer": res.n_outer, "split": split, "lmo_calls": n_lmo}
 
 
+def repeated(run, repeats: int):
+    """Run ``run()`` (returning seconds first, or a dict with "s") ``repeats`` times: the last
+    result with its seconds replaced by the median, plus every run's seconds."""
+    results = [run() for _ in range(repeats)]
+    seconds = [r["s"] if isinstance(r, dict) else r[0] for r in results]
+    last = results[-1]
+    median = float(np.median(seconds))
+    if isinstance(last, dict):
+        return {**last, "s": median, "s_runs": seconds}
+    return (median, *last[1:], seconds)
+
+
+def fmt_s(x: float, runs: list[float] | None) -> str:
+    """Seconds: the median, with min–max when there were several runs."""
+    if runs is None or len(runs) < 2:
+        return fmt(x)
+    return f"{fmt(x)} ({fmt(min(runs))}–{fmt(max(runs))})"
+
+
 def fmt(x: float, spec: str = ".2f") -> str:
     return "–" if x is None or not np.isfinite(x) else format(x, spec)
 
@@ -116,8 +136,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pot-max-n", type=int, default=2048, help="run POT only up to this N")
     parser.add_argument("--exact-max-n", type=int, default=4096, help="run the exact method only up to this N")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="time POT fgw_barycenters and both otmix methods this many times (median, min–max)")
     parser.add_argument("--json", default=None, help="write the rows here (atomically)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
 
     warm_up = clustered_codes(64, 3, 32, 7, seed=1)  # compile the numba kernels before any timing
     for method in ("exact", "fast"):
@@ -136,13 +160,16 @@ def main() -> None:
         Z0 = np.concatenate(Zs)[np.random.default_rng(args.seed).choice(3 * n, size=n, replace=False)]
         for structure in args.structures:
             with_pot = n <= args.pot_max_n
-            t_pot, v_pot, o_pot = pot_fgw_barycenters(Zs, Z0, structure) if with_pot else (nan, nan, 0)
+            t_pot, v_pot, o_pot, pot_runs = (repeated(partial(pot_fgw_barycenters, Zs, Z0, structure), args.repeats)
+                                             if with_pot else (nan, nan, 0, None))
             t_cg, v_cg, o_cg = pot_cg_loop(Zs, Z0, structure) if with_pot else (nan, nan, 0)
             empty = {"s": nan, "value": nan, "reported_value": nan, "outer": 0, "split": {}, "lmo_calls": 0}
-            exact = otmix_barycenter(Zs, Z0, structure, "exact", args.seed) if n <= args.exact_max_n else empty
-            fast = otmix_barycenter(Zs, Z0, structure, "fast", args.seed)
+            exact = (repeated(partial(otmix_barycenter, Zs, Z0, structure, "exact", args.seed), args.repeats)
+                     if n <= args.exact_max_n else empty)
+            fast = repeated(partial(otmix_barycenter, Zs, Z0, structure, "fast", args.seed), args.repeats)
             row = {
-                "N": n, "structure": structure, "pot_fgw_barycenters_s": t_pot, "pot_fgw_barycenters_value": v_pot,
+                "N": n, "structure": structure, "pot_fgw_barycenters_s": t_pot, "pot_fgw_barycenters_s_runs": pot_runs,
+                "pot_fgw_barycenters_value": v_pot,
                 "pot_fgw_barycenters_outer": o_pot, "pot_cg_loop_s": t_cg, "pot_cg_loop_value": v_cg,
                 "pot_cg_loop_outer": o_cg, "exact": exact, "fast": fast,
                 "speedup_exact_vs_pot": t_pot / exact["s"], "speedup_fast_vs_pot": t_pot / fast["s"],
@@ -156,7 +183,8 @@ def main() -> None:
                            f"{fmt(es.get('time_other'))}" if es else "–")
             fast_split = " / ".join(fmt(fs.get(k)) for k in ("time_partition", "time_coarse", "time_local",
                                                              "time_value"))
-            print(f"| {n} | {structure} | {fmt(t_pot)} | {fmt(t_cg)} | {fmt(exact['s'])} | {fmt(fast['s'])} | "
+            print(f"| {n} | {structure} | {fmt_s(t_pot, pot_runs)} | {fmt(t_cg)} | "
+                  f"{fmt_s(exact['s'], exact.get('s_runs'))} | {fmt_s(fast['s'], fast.get('s_runs'))} | "
                   f"{fmt(row['speedup_exact_vs_pot'])}x | {fmt(row['speedup_fast_vs_pot'])}x | "
                   f"{fmt(row['speedup_fast_vs_exact'])}x | {fmt(v_cg, '.6f')} | {fmt(exact['value'], '.6f')} | "
                   f"{fmt(fast['value'], '.6f')} | {fmt(row['value_ratio_exact_vs_pot_cg_loop'], '.6f')} | "
@@ -169,6 +197,7 @@ def main() -> None:
 def payload(args, rows) -> dict:
     return {
         "benchmark": "fgw_barycenter vs POT", "alpha": ALPHA, "M": 3, "d": 32, "clusters": 7, "seed": args.seed,
+        "repeats": args.repeats,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor(),
                     "python": platform.python_version(), "numpy": np.__version__, "pot": ot.__version__,
                     "numba": numba.__version__, "threads": threadpool_info()},
