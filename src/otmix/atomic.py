@@ -39,3 +39,46 @@ def write_json_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> None:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+class UnwritableOutput(ValueError):
+    """An output path that cannot be written; the message is one line that names the path and why."""
+
+
+def check_writable(path: str | os.PathLike, *, create_folder: bool = True) -> Path:
+    """Prove before any work that ``path`` can be written: raise :class:`UnwritableOutput` if not.
+
+    The folder is created when missing (``create_folder``); a temporary file is then created and
+    removed beside the target, exactly as :func:`atomic_path` will do at the end, so a read-only
+    file system, a folder without write permission, a path under ``/proc`` or a target that is a
+    folder all fail here, in one line, instead of after the work. The target itself is not touched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check_writable(folder / "new" / "out.json").parent.is_dir()
+    True
+    >>> list((folder / "new").iterdir())
+    []
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UnwritableOutput(f"{path} is a folder; give a file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        if not create_folder:
+            raise UnwritableOutput(f"folder {folder} does not exist")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UnwritableOutput(f"cannot create folder {folder} for {path.name}: {exc.strerror or exc}") from None
+    if not folder.is_dir():
+        raise UnwritableOutput(f"{folder} is not a folder, so {path.name} cannot be written there")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".check")
+    except OSError as exc:
+        raise UnwritableOutput(f"cannot write {path}: {exc.strerror or exc}") from None
+    os.close(fd)
+    Path(tmp).unlink(missing_ok=True)
+    return path
