@@ -166,7 +166,7 @@ def test_load_config_rejects_corrupt_files_in_one_line(tmp_path, text, match):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"objective": "acc"}, "objective must be one of"),
-    ({"n_trials": 0}, "n_trials must be an int >= 1"),
+    ({"n_trials": 0}, "n_trials must be an integer >= 1"),
     ({"storage": "sqlite:///no/such/folder/t.db"}, "does not exist"),
     ({"storage": "sqlite://t.db"}, "sqlite:///"),
     ({"base_params": {"n_clusters": 3}}, "may not set n_clusters"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import numbers
 import os
 import pickle
 import shutil
@@ -17,9 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils.validation import check_is_fitted
 
 from .data.views import check_views
 from .models.wae import MWAE
+from .params import check_bool, check_choice, check_int
 from .readout import READOUTS, FusedClusters, fuse_and_cluster, nearest_center
 from .train.cluster import ClusterConfig, steps_per_epoch, train_clustering
 from .train.device import module_device, resolve_device
@@ -200,16 +201,15 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         ``progress(epoch, losses)`` is called after every epoch (the progress bar of
         ``verbose=True`` uses the same hook).
         """
-        if self.readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
-        if self.random_state is not None and (
-                isinstance(self.random_state, bool) or not isinstance(self.random_state, numbers.Integral)):
-            raise ValueError(f"random_state must be None or an int, got {type(self.random_state).__name__}")
-        if int(self.readout_points) < int(self.n_clusters):
-            raise ValueError(f"readout_points={self.readout_points} is smaller than n_clusters={self.n_clusters}")
-        Xs, _ = check_views(Xs, n_clusters=self.n_clusters)
+        # every parameter is checked before any work, with one message naming it (otmix.params)
+        check_choice("readout", self.readout, READOUTS)
+        check_bool("verbose", self.verbose)
         config = self._config()
         config.validate()
+        check_int("readout_points", self.readout_points, low=1)
+        if self.readout_points < self.n_clusters:
+            raise ValueError(f"readout_points={self.readout_points} is smaller than n_clusters={self.n_clusters}")
+        Xs, _ = check_views(Xs, n_clusters=self.n_clusters)
         if self.verbose:
             model, history = self._fit_with_bar(Xs, config, progress)
         else:
@@ -265,8 +265,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     # -- inference ---------------------------------------------------------------------------
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise ValueError("this OTMClustering is not fitted yet; call fit(Xs) first")
+        # scikit-learn's NotFittedError (a ValueError and an AttributeError), as every fitted estimator raises
+        check_is_fitted(self, ["model_", "cluster_centers_", "n_features_in_"])
 
     def _check_view_input(self, X: np.ndarray, view: int) -> np.ndarray:
         n_views = len(self.n_features_in_)
@@ -281,7 +281,10 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         return _encode(self.model_, X, view)
 
     def transform(self, Xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Codes of every view in the shared latent space (one array per view)."""
+        """Codes of every view in the shared latent space (one array per view).
+
+        Raises ``sklearn.exceptions.NotFittedError`` before :meth:`fit` (or :meth:`load`).
+        """
         self._check_fitted()
         if not isinstance(Xs, list | tuple) or len(Xs) != len(self.n_features_in_):
             raise ValueError(f"Xs must be a list of {len(self.n_features_in_)} views")
@@ -291,7 +294,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         """Cluster new samples of ONE view with that view's encoder alone (nearest fused centre).
 
         This is what a single agent can do after training: it needs neither the other
-        views nor the barycenter, only its encoder and the ``cluster_centers_``.
+        views nor the barycenter, only its encoder and the ``cluster_centers_``. Raises
+        ``sklearn.exceptions.NotFittedError`` before :meth:`fit` (or :meth:`load`).
         """
         self._check_fitted()
         X = self._check_view_input(X, view)
@@ -303,6 +307,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         """Write a checkpoint folder: ``model.pt`` (state_dict + centres) and ``config.json``.
 
         Written into a temporary folder and renamed, so a failed save leaves nothing behind.
+        Raises ``sklearn.exceptions.NotFittedError`` before :meth:`fit`.
         """
         self._check_fitted()
         path = Path(path)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_json_atomic
+from .params import check_int
 
 
 @dataclass(frozen=True)
@@ -135,12 +135,6 @@ def _check_storage(storage: str | None) -> None:
         folder = Path(db).parent
         if not folder.is_dir():
             raise ValueError(f"the folder {str(folder)!r} of the SQLite storage does not exist")
-
-
-def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
 
 
 def _check_base(base_params: Any) -> dict[str, Any]:
@@ -285,14 +279,14 @@ def tune_clustering(
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
     if objective == "labels" and ys is None:
         raise ValueError("objective 'labels' needs the labels ys; the unsupervised objectives are silhouette and loss")
-    n_trials = _check_int(n_trials, "n_trials", 1)
-    n_clusters = _check_int(n_clusters, "n_clusters", 2)
-    random_state = _check_int(random_state, "random_state", 0)
+    n_trials = check_int("n_trials", n_trials, low=1)
+    n_clusters = check_int("n_clusters", n_clusters, low=2)
+    random_state = check_int("random_state", random_state, low=0)
     if epochs is not None:
-        epochs = _check_int(epochs, "epochs", 1)
+        epochs = check_int("epochs", epochs, low=1)
     if not isinstance(study_name, str) or not study_name.strip():
         raise ValueError(f"study_name must be a non-empty string, got {study_name!r}")
-    seeds = [_check_int(s, "every seed", 0) for s in seeds]
+    seeds = [check_int("every seed", s, low=0) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
     _check_storage(storage)

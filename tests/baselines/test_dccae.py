@@ -123,7 +123,7 @@ def test_dccae_errors():
         DCCAE(3).fit(Xs[:1])
     with pytest.raises(ValueError, match="batch_size=10 must be at least latent_dim \\+ 1 = 11"):
         DCCAE(3, latent_dim=10, batch_size=10).fit(Xs)
-    with pytest.raises(ValueError, match="lr must be a positive number"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0, got 0.0 \(float\)"):
         DCCAE(3, lr=0.0).fit(Xs)
     with pytest.raises(ValueError, match="at least latent_dim \\+ 1 = 11 samples"):
         DCCAE(3, latent_dim=10, batch_size=32).fit([X[:8] for X in Xs])

@@ -104,8 +104,8 @@ def test_deterministic_with_random_state():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"regularization": -0.1}, "regularization must be a number in \\[0, 1\\]"),
-    ({"regularization": 1.5}, "regularization must be a number in \\[0, 1\\]"),
+    ({"regularization": -0.1}, "regularization must be a finite number in \\[0, 1\\]"),
+    ({"regularization": 1.5}, "regularization must be a finite number in \\[0, 1\\]"),
     ({"regularization": "0.1"}, "regularization"),
     ({"n_components": 0}, "n_components must be an integer >= 1"),
     ({"n_components": 2.5}, "n_components"),

@@ -99,9 +99,9 @@ def test_errors():
         MultiNMF(3, lambdas=[0.1, 0.1, 0.1]).fit(Xs)
     with pytest.raises(ValueError, match="lambdas must be non-negative"):
         MultiNMF(3, lambdas=[0.1, -0.1]).fit(Xs)
-    with pytest.raises(ValueError, match="n_components must be a positive integer"):
+    with pytest.raises(ValueError, match="n_components must be None or an integer >= 1"):
         MultiNMF(3, n_components=0).fit(Xs)
-    with pytest.raises(ValueError, match="max_iter must be a positive integer"):
+    with pytest.raises(ValueError, match="max_iter must be an integer >= 1"):
         MultiNMF(3, max_iter=0).fit(Xs)
     unaligned, _ = make_blob_views()
     with pytest.raises(ValueError, match="needs aligned views"):

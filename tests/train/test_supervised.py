@@ -106,7 +106,7 @@ def test_noise_has_the_requested_energy():
 
 
 def test_bad_config_and_data():
-    with pytest.raises(ValueError, match="unknown fusion"):
+    with pytest.raises(ValueError, match="fusion must be one of 'late'.*got 'attention'"):
         SupervisedConfig(fusion="attention").validate()
     with pytest.raises(ValueError, match="otm_weight"):
         SupervisedConfig(otm_weight=-1.0).validate()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -10,6 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from ..data.views import check_views
+from ..params import check_int
 
 
 class MultiViewClusterer(ClusterMixin, BaseEstimator):
@@ -24,9 +24,7 @@ class MultiViewClusterer(ClusterMixin, BaseEstimator):
     requires_aligned: ClassVar[bool] = False
 
     def _check(self, Xs: Sequence[Any]) -> list[np.ndarray]:
-        n_clusters = self.n_clusters  # every baseline has this parameter
-        if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) or n_clusters < 1:
-            raise ValueError(f"n_clusters must be an integer >= 1, got {n_clusters!r}")
+        n_clusters = check_int("n_clusters", self.n_clusters, low=1)  # every baseline has this parameter
         Xs, _ = check_views(Xs, n_clusters=n_clusters)
         if self.requires_aligned and len({X.shape[0] for X in Xs}) > 1:
             raise ValueError(f"{type(self).__name__} needs aligned views (the same rows in every view); "

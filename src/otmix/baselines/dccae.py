@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from itertools import combinations
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 from sklearn.cluster import KMeans
 from torch import nn
 
+from ..params import check_int, check_real
 from .base import MultiViewClusterer
 
 
@@ -218,14 +218,10 @@ class DCCAE(MultiViewClusterer):
 
     def _check_params(self, Xs: list[np.ndarray]) -> None:
         for name in ("latent_dim", "hidden_dim", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name, lower, strict in (("lr", 0.0, True), ("eps", 0.0, True), ("reconstruction_weight", 0.0, False)):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < lower or (
-                    strict and value == lower):
-                raise ValueError(f"{name} must be a {'positive' if strict else 'non-negative'} number, got {value!r}")
+            check_int(name, getattr(self, name), low=1)
+        for name in ("lr", "eps"):
+            check_real(name, getattr(self, name), low=0.0, low_open=True)
+        check_real("reconstruction_weight", self.reconstruction_weight, low=0.0)
         if len(Xs) < 2:
             raise ValueError(f"DCCAE needs at least 2 views, got {len(Xs)}")
         if self.batch_size < self.latent_dim + 1:

@@ -48,6 +48,7 @@ from scipy.spatial.distance import cdist
 from sklearn.cluster import KMeans
 
 from ..ot import fgw, fgw_objective, transfer_labels
+from ..params import check_choice, check_int, check_real
 from .base import MultiViewClusterer
 
 KERNELS = ("gaussian", "euclidean")
@@ -209,17 +210,12 @@ class GWMAC(MultiViewClusterer):
         self.n_init = n_init
 
     def _check_params(self, rows: list[int]) -> int:
-        if self.kernel not in KERNELS:
-            raise ValueError(f"kernel must be one of {KERNELS}, got {self.kernel!r}")
-        if self.bandwidth is not None and not (np.isfinite(self.bandwidth) and self.bandwidth > 0):
-            raise ValueError(f"bandwidth must be a positive number or None, got {self.bandwidth!r}")
-        if int(self.max_outer) < 1:
-            raise ValueError(f"max_outer must be at least 1, got {self.max_outer}")
-        if int(self.n_init) < 1:
-            raise ValueError(f"n_init must be at least 1, got {self.n_init}")
-        if not (np.isfinite(self.tol) and self.tol >= 0):
-            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
-        n_points = min(min(rows), MAX_POINTS) if self.n_points is None else int(self.n_points)
+        check_choice("kernel", self.kernel, KERNELS)
+        check_real("bandwidth", self.bandwidth, low=0.0, low_open=True, none_ok=True)
+        check_int("max_outer", self.max_outer, low=1)
+        check_int("n_init", self.n_init, low=1)
+        check_real("tol", self.tol, low=0.0)
+        n_points = check_int("n_points", self.n_points, low=1, none_ok=True) or min(min(rows), MAX_POINTS)
         if n_points < int(self.n_clusters):
             raise ValueError(f"n_points={n_points} is smaller than n_clusters={self.n_clusters}")
         return n_points

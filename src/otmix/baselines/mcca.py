@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 from sklearn.cluster import KMeans
 
+from ..params import check_int, check_real
 from .base import MultiViewClusterer
-from .simple import _positive_int
-
-
-def _check_regularization(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"regularization must be a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 def _sign_fix(vectors: np.ndarray) -> np.ndarray:
@@ -191,8 +184,8 @@ class MCCA(MultiViewClusterer):
         self.random_state = random_state
 
     def _fit_labels(self, Xs: list[np.ndarray]) -> list[np.ndarray]:
-        k = int(self.n_clusters) if self.n_components is None else _positive_int("n_components", self.n_components)
-        r = _check_regularization(self.regularization)
+        k = int(self.n_clusters) if self.n_components is None else check_int("n_components", self.n_components, low=1)
+        r = check_real("regularization", self.regularization, low=0.0, high=1.0)
         if len(Xs) < 2:
             raise ValueError(f"MCCA needs at least 2 views, got {len(Xs)}")
         n_rows = Xs[0].shape[0]

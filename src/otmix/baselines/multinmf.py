@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 from sklearn.cluster import KMeans
 
+from ..params import check_int, check_real
 from .base import MultiViewClusterer
 
 _TINY = np.finfo(np.float64).tiny
@@ -149,13 +149,9 @@ class MultiNMF(MultiViewClusterer):
         self.random_state = random_state
 
     def _check_params(self, Xs: list[np.ndarray]) -> tuple[int, np.ndarray]:
-        k = self.n_clusters if self.n_components is None else self.n_components
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"n_components must be a positive integer or None, got {self.n_components!r}")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if not isinstance(self.tol, numbers.Real) or not np.isfinite(self.tol) or self.tol < 0:
-            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
+        k = check_int("n_components", self.n_components, low=1, none_ok=True) or int(self.n_clusters)
+        check_int("max_iter", self.max_iter, low=1)
+        check_real("tol", self.tol, low=0.0)
         try:
             lambdas = np.broadcast_to(np.asarray(self.lambdas, dtype=np.float64), (len(Xs),)).copy()
         except (ValueError, TypeError):

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans, SpectralClustering
 from sklearn.utils import check_random_state
 
+from ..params import check_int
 from .base import MultiViewClusterer
-
-
-def _positive_int(name: str, value: Any) -> int:
-    """``value`` as an int >= 1, or a one-line ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _view_seeds(random_state: Any, n_views: int) -> list[int]:
@@ -102,7 +95,7 @@ class KMeansConcat(MultiViewClusterer):
         self.random_state = random_state
 
     def _fit_labels(self, Xs: list[np.ndarray]) -> list[np.ndarray]:
-        n_init = _positive_int("n_init", self.n_init)
+        n_init = check_int("n_init", self.n_init, low=1)
         km = KMeans(n_clusters=int(self.n_clusters), n_init=n_init, random_state=self.random_state)
         labels = km.fit_predict(balanced_concat(Xs))
         return [labels.copy() for _ in Xs]
@@ -150,7 +143,7 @@ class PerViewKMeans(MultiViewClusterer):
         self.random_state = random_state
 
     def _fit_labels(self, Xs: list[np.ndarray]) -> list[np.ndarray]:
-        n_init = _positive_int("n_init", self.n_init)
+        n_init = check_int("n_init", self.n_init, low=1)
         seeds = _view_seeds(self.random_state, len(Xs))
         return [KMeans(n_clusters=int(self.n_clusters), n_init=n_init, random_state=seed).fit_predict(X)
                 for X, seed in zip(Xs, seeds)]
@@ -193,7 +186,7 @@ class PerViewSpectral(MultiViewClusterer):
         self.random_state = random_state
 
     def _fit_labels(self, Xs: list[np.ndarray]) -> list[np.ndarray]:
-        n_neighbors = _positive_int("n_neighbors", self.n_neighbors)
+        n_neighbors = check_int("n_neighbors", self.n_neighbors, low=1)
         n_clusters = int(self.n_clusters)
         seeds = _view_seeds(self.random_state, len(Xs))
         labels = []

@@ -35,6 +35,7 @@ import torch
 
 from ..models.wae import MWAE
 from ..ot import gw_cluster, gw_cluster_loss, push_back, stochastic_mix
+from ..params import check_bool, check_choice, check_int, check_n_jobs, check_real, check_seed
 from .batch_plans import batch_plans
 from .device import resolve_device
 from .index_stream import IndexStream
@@ -70,34 +71,28 @@ class ClusterConfig:
     random_state: int | None = None
 
     def validate(self) -> None:
-        """Raise ValueError naming the first bad field (or the device, when it is unknown or unavailable)."""
-        if int(self.n_clusters) < 1:
-            raise ValueError(f"n_clusters must be >= 1, got {self.n_clusters}")
-        for name in ("latent_dim", "hidden_dim", "batch_size", "epochs", "max_outer"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= int(self.warmup_epochs) < int(self.epochs):
-            raise ValueError(f"warmup_epochs must lie in [0, epochs), got {self.warmup_epochs}")
-        if int(self.batch_size) < 2:
-            raise ValueError(f"batch_size must be >= 2 (codes are batch-normalised), got {self.batch_size}")
-        if self.w_clu > 0 and int(self.batch_size) < int(self.n_clusters):
+        """Raise a one-line ValueError naming the first bad field, what it must be and its value.
+
+        The device is checked last (unknown or unavailable devices, :func:`resolve_device`).
+        """
+        check_int("n_clusters", self.n_clusters, low=1)
+        for name in ("latent_dim", "hidden_dim", "epochs", "max_outer"):
+            check_int(name, getattr(self, name), low=1)
+        check_int("batch_size", self.batch_size, low=2, why="the codes are batch-normalised")
+        check_int("warmup_epochs", self.warmup_epochs, low=0, high=self.epochs - 1, why="fewer than epochs")
+        check_real("alpha", self.alpha, low=0.0, high=1.0)
+        check_choice("structure", self.structure, STRUCTURES)
+        check_choice("mix", self.mix, MIX_MODES)
+        check_real("lr", self.lr, low=0.0, low_open=True)
+        for name in ("weight_decay", "w_rec", "w_otm", "w_clu", "min_delta"):
+            check_real(name, getattr(self, name), low=0.0)
+        check_bool("detach_targets", self.detach_targets)
+        check_int("patience", self.patience, low=1, none_ok=True)
+        check_n_jobs("n_jobs", self.n_jobs)
+        check_seed("random_state", self.random_state)
+        if self.w_clu > 0 and self.batch_size < self.n_clusters:
             raise ValueError(f"batch_size={self.batch_size} is smaller than n_clusters={self.n_clusters}; "
                              "the clustering loss needs at least one row per cluster")
-        if not 0.0 <= float(self.alpha) <= 1.0:
-            raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
-        if self.structure not in STRUCTURES:
-            raise ValueError(f"structure must be one of {STRUCTURES}, got {self.structure!r}")
-        if self.mix not in MIX_MODES:
-            raise ValueError(f"mix must be one of {MIX_MODES}, got {self.mix!r}")
-        for name in ("lr",):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("weight_decay", "w_rec", "w_otm", "w_clu", "min_delta"):
-            value = float(getattr(self, name))
-            if not (value >= 0 and math.isfinite(value)):
-                raise ValueError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
-        if self.patience is not None and int(self.patience) < 1:
-            raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
         resolve_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:

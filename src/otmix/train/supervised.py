@@ -35,6 +35,7 @@ from torch import nn
 
 from ..models.fusion import FUSIONS, ModalityHeads, make_fusion
 from ..ot import push_back, pushforward, stochastic_mix
+from ..params import check_bool, check_choice, check_int, check_n_jobs, check_real, check_seed
 from .batch_plans import batch_plans
 from .device import module_device, resolve_device
 
@@ -65,24 +66,24 @@ class SupervisedConfig:
     random_state: int | None = None
 
     def validate(self) -> None:
-        """Raise ValueError naming the first bad field (or the device, when it is unknown or unavailable)."""
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}")
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if not (float(self.otm_weight) >= 0 and math.isfinite(float(self.otm_weight))):
-            raise ValueError(f"otm_weight (β) must be a finite number >= 0, got {self.otm_weight}")
+        """Raise a one-line ValueError naming the first bad field, what it must be and its value.
+
+        The device is checked last (unknown or unavailable devices, :func:`resolve_device`).
+        """
+        check_choice("fusion", self.fusion, FUSIONS)
+        check_choice("task", self.task, TASKS)
+        check_real("otm_weight (β)", self.otm_weight, low=0.0)
         for name in ("n_outputs", "latent_dim", "hidden_dim", "epochs", "max_outer"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if int(self.batch_size) < 2:
-            raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
-        if not float(self.lr) > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if not 0.0 <= float(self.alpha) <= 1.0:
-            raise ValueError(f"alpha must lie in [0, 1], got {self.alpha}")
-        if self.mix not in ("binary", "weighted"):
-            raise ValueError(f"mix must be 'binary' or 'weighted', got {self.mix!r}")
+            check_int(name, getattr(self, name), low=1)
+        check_int("batch_size", self.batch_size, low=2)
+        check_real("lr", self.lr, low=0.0, low_open=True)
+        check_real("weight_decay", self.weight_decay, low=0.0)
+        check_real("alpha", self.alpha, low=0.0, high=1.0)
+        check_choice("mix", self.mix, ("binary", "weighted"))
+        check_bool("unaligned", self.unaligned)
+        check_bool("mix_term", self.mix_term)
+        check_n_jobs("n_jobs", self.n_jobs)
+        check_seed("random_state", self.random_state)
         resolve_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
