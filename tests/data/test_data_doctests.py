@@ -3,7 +3,7 @@ import importlib
 
 import pytest
 
-MODULES = ["views", "preprocess", "unalign", "dataset", "digits2", "datasets"]
+MODULES = ["views", "preprocess", "unalign", "dataset", "digits2", "datasets", "files"]
 
 
 @pytest.mark.parametrize("name", MODULES)

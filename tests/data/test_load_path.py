@@ -123,9 +123,45 @@ def test_folder_round_trip(tmp_path, views, labels):
 def test_folder_errors(tmp_path):
     with pytest.raises(ValueError, match="no .npy or .csv view files"):
         load_path(tmp_path)
-    (tmp_path / "v.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="cannot read v.csv"):
+    (tmp_path / "v.csv").write_text("1,2\nx,3\n")  # a non-numeric row that is not the first: not a header
+    with pytest.raises(ValueError, match="cannot read v.csv: could not convert string 'x'"):
         load_path(tmp_path)
+    (tmp_path / "v.csv").write_text("a,b\n")  # a header and nothing else
+    with pytest.raises(ValueError, match="cannot read v.csv: no rows of numbers after its header row"):
+        load_path(tmp_path)
+
+
+def test_folder_csv_views_with_a_header_row_are_read_and_the_header_noted(tmp_path, views, labels):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    header = ",".join(f"f{j}" for j in range(views[0].shape[1]))
+    np.savetxt(folder / "a.csv", views[0], delimiter=",", header=header, comments="")
+    np.savetxt(folder / "b.csv", views[1], delimiter=",")  # no header
+    (folder / "y.csv").write_text("label\n" + "\n".join(str(v) for v in labels) + "\n")
+    ds = load_path(folder, preprocessing="none")
+    np.testing.assert_allclose(ds.Xs[0], views[0], rtol=1e-15)
+    np.testing.assert_allclose(ds.Xs[1], views[1], rtol=1e-15)
+    assert all(np.array_equal(y, labels - 1) for y in ds.ys)
+    assert ds.notes == ["a.csv: skipped its header row (f0, f1, f2, f3, f4)", "y.csv: skipped its header row (label)"]
+    assert ds.summary()["notes"] == ds.notes
+
+
+@pytest.mark.parametrize("name", ["views.npz", "view.npy"])
+def test_a_text_file_with_a_numpy_suffix_is_named_as_such_without_the_pickle_hint(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("1,2,3\n4,5,6\n")
+    target = path if name.endswith(".npz") else tmp_path
+    with pytest.raises(ValueError) as info:
+        load_path(target)
+    kind = name.rsplit(".", 1)[1]
+    assert str(info.value).startswith(f"cannot read {name}: it is not an .{kind} file")
+    assert "pickle" not in str(info.value)
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path):
+    np.savez(tmp_path / "obj.npz", X0=np.array([{"a": 1}], dtype=object), X1=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="array 'X0' holds Python objects .* never loads"):
+        load_path(tmp_path / "obj.npz")
 
 
 def test_unknown_extension(tmp_path):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from otmix.data import DATASET_NAMES, data_root, load_dataset
+from otmix.data import DATASET_NAMES, data_root, datasets, load_dataset
 
 EXPECTED = {
     "prokaryotic": (551, [438, 3, 393], 4),
@@ -52,8 +52,30 @@ def test_unknown_name():
 def test_empty_data_dir_names_the_file_and_otmix_data(tmp_path, monkeypatch, name):
     monkeypatch.setenv("OTMIX_DATA", str(tmp_path))
     assert data_root() == tmp_path
-    with pytest.raises(FileNotFoundError, match=rf"{name} needs {tmp_path}.*; set OTMIX_DATA"):
+    with pytest.raises(FileNotFoundError, match=rf"{name} needs {tmp_path}.*OTMIX_DATA={tmp_path}.*set OTMIX_DATA"):
         load_dataset(name)
+
+
+def test_missing_data_without_otmix_data_names_the_default_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("OTMIX_DATA", raising=False)
+    monkeypatch.setattr(datasets, "__file__", str(tmp_path / "lib/python3.11/site-packages/otmix/data/datasets.py"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    with pytest.raises(FileNotFoundError) as info:
+        load_dataset("orl")
+    message = str(info.value)
+    assert message.startswith(f"orl needs {tmp_path / 'xdg' / 'otmix' / 'data' / 'orl' / 'orl.mat'}")
+    assert "OTMIX_DATA is not set" in message and "set OTMIX_DATA" in message and "\n" not in message
+
+
+def test_an_installed_package_looks_in_the_user_data_folder_not_beside_the_venv(tmp_path, monkeypatch):
+    monkeypatch.delenv("OTMIX_DATA", raising=False)
+    venv_file = tmp_path / "venv/lib/python3.11/site-packages/otmix/data/datasets.py"
+    monkeypatch.setattr(datasets, "__file__", str(venv_file))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert data_root() == tmp_path / "xdg" / "otmix" / "data"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data_root() == tmp_path / "home" / ".local" / "share" / "otmix" / "data"
 
 
 def test_default_root_is_next_to_the_repo(monkeypatch):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import _as_signal, fix_length, log_mel_frames
-from .datasets import data_root
+from .datasets import data_root, missing_data
 from .supervised import SupervisedData
 from .views import _one_line
 
@@ -56,7 +56,7 @@ class _Provenance:
 
 
 def _missing(path: Path) -> FileNotFoundError:
-    return FileNotFoundError(f"avmnist needs {path}; set OTMIX_DATA to the folder that holds the data sets")
+    return missing_data("avmnist", path)
 
 
 def _require(path: Path) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,8 @@ class Dataset:
         The method applied to each view (one of ``PREPROCESSING``).
     source : str
         Where the data came from (a file path or a description).
+    notes : list of str
+        What the loader did that the user should know (e.g. a csv header row it skipped).
 
     Examples
     --------
@@ -37,6 +39,7 @@ class Dataset:
     view_names: list[str]
     preprocessing: list[str]
     source: str
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.Xs)
@@ -81,4 +84,5 @@ class Dataset:
             "view_names": list(self.view_names),
             "preprocessing": list(self.preprocessing),
             "source": self.source,
+            "notes": list(self.notes),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -12,17 +13,44 @@ from typing import Any
 import numpy as np
 
 from .dataset import Dataset
+from .files import read_csv, read_npy, read_npz
 from .preprocess import preprocess_views
 from .views import _one_line, _to_dense, check_views
 
-__all__ = ["DATASET_NAMES", "Dataset", "data_root", "load_dataset", "load_path"]
+__all__ = ["DATASET_NAMES", "Dataset", "data_root", "default_data_root", "load_dataset", "load_path",
+           "missing_data"]
+
+logger = logging.getLogger(__name__)
 
 DATASET_NAMES = ("digits2", "prokaryotic", "movies", "orl", "orl4")
 LABEL_KEYS = ("y", "Y", "gt", "truth", "labels")
 
 
+def default_data_root() -> Path:
+    """Where the data sets are looked for when ``$OTMIX_DATA`` is not set.
+
+    In a source checkout (this file under ``<repo>/src/otmix/`` beside ``<repo>/pyproject.toml``):
+    ``<repo>/../shared/data``, the project's shared data folder. In an installed package (a wheel):
+    the user's data folder, ``$XDG_DATA_HOME/otmix/data`` (default ``~/.local/share/otmix/data``;
+    ``%LOCALAPPDATA%\\otmix\\data`` on Windows). The folder need not exist.
+
+    Examples
+    --------
+    >>> default_data_root().name
+    'data'
+    """
+    here = Path(__file__).resolve()
+    repo = here.parents[3]
+    if here.parents[2].name == "src" and (repo / "pyproject.toml").is_file():
+        return repo.parent / "shared" / "data"
+    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "otmix" / "data"
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "otmix" / "data"
+
+
 def data_root() -> Path:
-    """The folder that holds the data sets: ``$OTMIX_DATA`` if set, else ``<repo>/../shared/data``.
+    """The folder that holds the data sets: ``$OTMIX_DATA`` if set, else :func:`default_data_root`.
 
     The folder need not exist.
 
@@ -34,7 +62,22 @@ def data_root() -> Path:
     env = os.environ.get("OTMIX_DATA")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    return default_data_root()
+
+
+def missing_data(name: str, path: Path) -> FileNotFoundError:
+    """The one-line error for a data set whose file ``path`` is missing: where data was looked for, how to fix it.
+
+    Examples
+    --------
+    >>> str(missing_data("orl", Path("/nowhere/orl/orl.mat"))).startswith("orl needs /nowhere/orl/orl.mat")
+    True
+    """
+    env = os.environ.get("OTMIX_DATA")
+    where = (f"OTMIX_DATA={env}" if env else
+             f"OTMIX_DATA is not set, so the default {default_data_root()} was used")
+    return FileNotFoundError(f"{name} needs {path}, which does not exist ({where}); set OTMIX_DATA to the folder "
+                             "that holds the data sets (prokaryotic/, movies/, orl/, orl_4view/, fsdd/, mnist/)")
 
 
 # ---------------------------------------------------------------- reading files
@@ -52,7 +95,7 @@ def _read_mat(path: Path) -> dict[str, Any]:
 
 def _require(name: str, path: Path) -> Path:
     if not path.is_file():
-        raise FileNotFoundError(f"{name} needs {path}; set OTMIX_DATA to the folder that holds the data sets")
+        raise missing_data(name, path)
     return path
 
 
@@ -111,11 +154,7 @@ def _numbered(keys: Sequence[str], prefix: str, path: Path) -> list[str]:
 
 
 def _load_npz(path: Path) -> tuple[list[Any], list[Any] | None, list[str]]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            contents = {k: archive[k] for k in archive.files}
-    except Exception as exc:
-        raise ValueError(f"cannot read {path.name}: {_one_line(exc)}") from None
+    contents = read_npz(path)
     names = _numbered(list(contents), "X", path)
     if not names:
         raise ValueError(f"no arrays X0, X1, ... in {path.name} (keys: {', '.join(sorted(contents)) or 'none'})")
@@ -128,16 +167,18 @@ def _load_npz(path: Path) -> tuple[list[Any], list[Any] | None, list[str]]:
     return [contents[k] for k in names], labels, names
 
 
-def _read_table(path: Path, ndmin: int) -> np.ndarray:
-    try:
-        if path.suffix.lower() == ".npy":
-            return np.load(path, allow_pickle=False)
-        return np.loadtxt(path, delimiter=",", ndmin=ndmin)
-    except Exception as exc:
-        raise ValueError(f"cannot read {path.name}: {_one_line(exc)}") from None
+def _read_table(path: Path, ndmin: int, notes: list[str]) -> np.ndarray:
+    if path.suffix.lower() == ".npy":
+        return read_npy(path)
+    table = read_csv(path, ndmin=ndmin)
+    if table.header is not None:
+        shown = ", ".join(table.header[:5]) + (", ..." if len(table.header) > 5 else "")
+        notes.append(f"{path.name}: skipped its header row ({shown})")
+        logger.info("%s: skipped the header row %s", path, table.header)
+    return table.values
 
 
-def _load_folder(path: Path) -> tuple[list[Any], list[Any] | None, list[str]]:
+def _load_folder(path: Path, notes: list[str]) -> tuple[list[Any], list[Any] | None, list[str]]:
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".npy", ".csv"))
     label_files = [p for p in files if p.stem in ("y", "labels")]
     if len(label_files) > 1:
@@ -145,8 +186,8 @@ def _load_folder(path: Path) -> tuple[list[Any], list[Any] | None, list[str]]:
     view_files = [p for p in files if p not in label_files]
     if not view_files:
         raise ValueError(f"no .npy or .csv view files in folder {path}")
-    views = [_read_table(p, ndmin=2) for p in view_files]
-    labels = _read_table(label_files[0], ndmin=1) if label_files else None
+    views = [_read_table(p, 2, notes) for p in view_files]
+    labels = _read_table(label_files[0], 1, notes) if label_files else None
     return views, labels, [p.stem for p in view_files]
 
 
@@ -226,10 +267,11 @@ def _finish(
     view_names: Sequence[str],
     source: str,
     preprocessing: str | Sequence[str],
+    notes: Sequence[str] = (),
 ) -> Dataset:
     Xs, ys = check_views(views, labels)
     methods = _methods(preprocessing, len(Xs))
-    return Dataset(name, preprocess_views(Xs, methods), ys, list(view_names), methods, source)
+    return Dataset(name, preprocess_views(Xs, methods), ys, list(view_names), methods, source, list(notes))
 
 
 def load_dataset(
@@ -274,7 +316,8 @@ def load_path(path: str | os.PathLike[str], preprocessing: str | Sequence[str] =
         (decided by the label length, else by the dimension all views share); labels under the first of
         ``y``, ``Y``, ``gt``, ``truth``, ``labels`` (a vector for all views, or a cell with one per view).
         ``.npz``: arrays ``X0``, ``X1``, ... and optionally ``y`` (shared) or ``y0``, ``y1``, ... (per view).
-        A folder: one view per ``.npy`` / ``.csv`` file (sorted by name; csv is comma-separated numbers),
+        A folder: one view per ``.npy`` / ``.csv`` file (sorted by name; csv is comma-separated numbers,
+        optionally below one header row of column names, which is skipped and noted in ``Dataset.notes``),
         the file named ``y`` or ``labels`` holding the labels.
     preprocessing : str or list of str
         One of ``PREPROCESSING`` for all views, or one per view.
@@ -287,12 +330,13 @@ def load_path(path: str | os.PathLike[str], preprocessing: str | Sequence[str] =
     p = Path(path).expanduser()
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {p}")
+    notes: list[str] = []
     if p.is_dir():
-        views, labels, names = _load_folder(p)
+        views, labels, names = _load_folder(p, notes)
     elif p.suffix.lower() == ".mat":
         views, labels, names = _load_mat(p)
     elif p.suffix.lower() == ".npz":
         views, labels, names = _load_npz(p)
     else:
         raise ValueError(f"unknown file type {p.suffix or '(none)'!r} for {p.name}; use .mat, .npz or a folder")
-    return _finish(p.stem, views, labels, names, str(p), preprocessing)
+    return _finish(p.stem, views, labels, names, str(p), preprocessing, notes)
