@@ -83,7 +83,7 @@ def exact_lmo(
     n, m = cost.shape
     if n == m and is_uniform(p) and is_uniform(q):
         cols, duals = solve_assignment(cost, duals)
-        return Vertex(np.arange(n), cols, np.full(n, 1.0 / n), (n, m)), duals
+        return Vertex(np.arange(n), cols, np.full(n, float(p[0])), (n, m)), duals
     shifted = cost - cost.min()  # constant shifts keep the argmin on Π(p, q)
     plan, log = ot.emd(p, q, shifted, numItermax=EMD_MAX_ITER, log=True)
     if log.get("result_code", 1) != 1:

@@ -34,7 +34,14 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from ._backend import is_torch, like, matmul_const, to_numpy, torch
-from ._validation import check_alpha, check_codes, check_weights
+from ._constraints import (
+    barycenter_constraints,
+    barycenter_point_labels,
+    check_labels,
+    check_links,
+    linked_point_labels,
+)
+from ._validation import check_alpha, check_codes, check_matrix, check_weights
 from .fgw import ProductCache, fgw_objective, solve_fgw_cg
 from .quantized import BLOCK_SIZE, quantized_barycenter
 from .structure import (
@@ -79,6 +86,12 @@ class BarycenterResult:
         (FGW between anchors), ``time_local`` (cluster transport and block
         assignments), ``time_value`` (objective after each outer step) and
         ``time_other``; ``n_anchors`` and ``n_blocks`` per modality.
+    point_labels : ndarray of shape (N_B,) or None
+        With ``labels``: the label of every barycenter point (``-1`` = free); plans
+        only join a point to rows of its label (or of unknown label).
+    features : array of shape (N_B, f) or None
+        With ``features``: the barycenter's features,
+        ``sum_m λ_m diag(1/μ_B) T_m F_m``.
     """
 
     Z: Any
@@ -87,16 +100,20 @@ class BarycenterResult:
     n_outer: int
     converged: bool
     log: dict[str, Any] = field(default_factory=dict)
+    point_labels: np.ndarray | None = None
+    features: Any = None
 
 
 def _initial_codes(
     Zs: Sequence[np.ndarray], n_points: int, init: Any, rng: np.random.Generator
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The starting barycenter and, when it is made of pooled codes, their pooled row indices."""
     pooled = np.concatenate(Zs, axis=0)
     if isinstance(init, str):
         if init == "random":
             replace = n_points > pooled.shape[0]
-            return pooled[rng.choice(pooled.shape[0], size=n_points, replace=replace)].copy()
+            rows = rng.choice(pooled.shape[0], size=n_points, replace=replace)
+            return pooled[rows].copy(), rows
         if init == "kmeans++":
             from sklearn.cluster import kmeans_plusplus
 
@@ -105,15 +122,48 @@ def _initial_codes(
                     f"init='kmeans++' needs n_points <= {pooled.shape[0]} pooled codes, got {n_points}"
                 )
             seed = int(rng.integers(2**31 - 1))
-            centers, _ = kmeans_plusplus(pooled, n_clusters=n_points, random_state=seed)
-            return centers
+            centers, rows = kmeans_plusplus(pooled, n_clusters=n_points, random_state=seed)
+            return centers, rows
         raise ValueError(f"init must be one of {INITS} or an array, got {init!r}")
     Z0 = to_numpy(init)
     if Z0.ndim != 2 or Z0.shape != (n_points, pooled.shape[1]):
         raise ValueError(f"init must have shape ({n_points}, {pooled.shape[1]}), got {Z0.shape}")
     if not np.all(np.isfinite(Z0)):
         raise ValueError("init contains NaN or Inf values")
-    return Z0.copy()
+    return Z0.copy(), None
+
+
+def _nearest_rows(X: np.ndarray, pooled: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Index of the nearest pooled row of every row of ``X`` (chunked)."""
+    return np.concatenate([np.argmin(feature_cost(X[s:s + chunk], pooled), axis=1)
+                           for s in range(0, X.shape[0], chunk)]) if X.shape[0] else np.zeros(0, np.int64)
+
+
+def _check_features(features: Sequence[Any], sizes: Sequence[int]) -> list[np.ndarray]:
+    """Per-modality feature matrices for the Wasserstein term: M finite 2-D arrays, N_m rows, one width."""
+    if len(features) != len(sizes):
+        raise ValueError(f"features must hold {len(sizes)} arrays (one per modality), got {len(features)}")
+    out = []
+    for m, (F, n) in enumerate(zip(features, sizes)):
+        F = check_matrix(f"features[{m}]", to_numpy(F))
+        if F.shape[0] != n:
+            raise ValueError(f"features[{m}] must have {n} rows (those of Zs[{m}]), got {F.shape[0]}")
+        out.append(F)
+    widths = {F.shape[1] for F in out}
+    if len(widths) > 1:
+        raise ValueError(f"all features must share one width, got widths {[F.shape[1] for F in out]}")
+    return out
+
+
+def _linked_means(Xs: Sequence[np.ndarray], links: np.ndarray) -> np.ndarray:
+    """Mean over the views present of every linked entity's rows."""
+    total = np.zeros((links.shape[0], Xs[0].shape[1]))
+    count = np.zeros(links.shape[0])
+    for m, X in enumerate(Xs):
+        present = links[:, m] >= 0
+        total[present] += X[links[present, m]]
+        count[present] += 1
+    return total / count[:, None]
 
 
 def _n_workers(n_jobs: int | None, n_modalities: int) -> int:
@@ -145,6 +195,9 @@ def fgw_barycenter(
     n_anchors: int | None = None,
     block_size: int = BLOCK_SIZE,
     sparse_plans: bool = False,
+    links: Any = None,
+    labels: Sequence[Any] | None = None,
+    features: Sequence[Any] | None = None,
 ) -> BarycenterResult:
     r"""Fused Gromov-Wasserstein barycenter of M code sets.
 
@@ -208,6 +261,30 @@ def fgw_barycenter(
         Return the plans as sparse matrices (``scipy.sparse.csr_array``, or torch
         sparse COO tensors on the codes' device) instead of dense arrays: a dense
         plan of 16,384 x 16,384 float64 takes 2 GiB, its permutation form 400 KiB.
+    links : int array of shape (n_links, M), optional
+        Linked records: row ``links[k, m]`` of modality ``m`` is entity ``k`` (``-1``:
+        absent from that modality; every link row has at least two views present).
+        The barycenter's first ``n_links`` points are the linked entities: plan
+        ``T_m`` sends point ``k`` to row ``links[k, m]`` with fixed mass
+        ``min(1/N_B, 1/N_m)`` and only the other rows are optimised (every LMO exactly,
+        on the free rows; an assignment for equal sizes). Both methods accept links.
+        Those points start at the mean of their rows' codes (unless ``init`` is an
+        array). Needs ``n_points >= n_links``.
+    labels : sequence of M int arrays (or None), optional
+        Class of every row of each modality (``-1`` or a None entry: unknown). The
+        barycenter's points get labels in the modalities' mean class shares
+        (``point_labels`` of the result; linked points take their entity's label) and
+        every plan puts no mass between a point and a row of a different known label
+        (the least such mass possible when class shares differ; see :func:`otmix.ot.fgw`).
+        Exact method only.
+    features : sequence of M arrays of shape (N_m, f), optional
+        What the Wasserstein term compares, instead of the codes: the feature cost is
+        :math:`\|f^B_i - f^m_j\|^2` with barycenter features
+        :math:`F_B = \sum_m \lambda_m \operatorname{diag}(1/\mu_B) T_m F_m` updated with
+        ``Z``; the structure term still uses the codes' distances. Use features that are
+        comparable across modalities, e.g. :func:`otmix.ot.link_features` (each code
+        described by its relation to its own view's linked rows), when the codes'
+        coordinates are not.
 
     Returns
     -------
@@ -248,17 +325,49 @@ def fgw_barycenter(
         tol = DEFAULT_TOL[method]
     if not tol >= 0:
         raise ValueError(f"tol must be non-negative, got {tol}")
+    sizes = [Z.shape[0] for Z in Zs_np]
+    links_ = None if links is None else check_links(links, sizes)
+    if links_ is not None and links_.shape[0] == 0:
+        links_ = None
+    if links_ is not None and links_.shape[0] > n_points:
+        raise ValueError(f"n_points must be at least the {links_.shape[0]} linked entities, got {n_points}")
+    labels_ = None if labels is None else check_labels(labels, sizes)
+    if labels_ is not None and all(y is None or not (y >= 0).any() for y in labels_):
+        labels_ = None
+    if labels_ is not None and method != "exact":
+        raise ValueError("labels need method='exact' (the fast path does not take labels)")
+    feats = None if features is None else _check_features(features, sizes)
     rng = np.random.default_rng(random_state)
-    Z0 = _initial_codes(Zs_np, n_points, init, rng)
+    Z0, init_rows = _initial_codes(Zs_np, n_points, init, rng)
+    if links_ is not None and isinstance(init, str):
+        Z0[: links_.shape[0]] = _linked_means(Zs_np, links_)
     # FGW does not see a common shift; centring keeps the float32 distances of the loops accurate
     # for codes far from the origin (their error is ~1e-7 of |z|^2, not of the distances)
     centre = np.concatenate(Zs_np).mean(axis=0)
     Zs_np, Z0 = [Zm - centre for Zm in Zs_np], Z0 - centre
+    F0 = None
+    if feats is not None:
+        feature_centre = np.concatenate(feats).mean(axis=0)
+        feats = [F - feature_centre for F in feats]
+        pooled = np.concatenate(feats)
+        F0 = pooled[init_rows if init_rows is not None else _nearest_rows(Z0, np.concatenate(Zs_np))].copy()
+        if links_ is not None:
+            F0[: links_.shape[0]] = _linked_means(feats, links_)
+    point_labels = None
+    if labels_ is not None:
+        linked = None if links_ is None else linked_point_labels(links_, labels_)
+        point_labels = barycenter_point_labels(labels_, lambdas, n_points, linked)
+    mu_b = np.full(n_points, 1.0 / n_points)
+    constraints = None
+    if links_ is not None or labels_ is not None:
+        constraints = barycenter_constraints(mu_b, [np.full(n, 1.0 / n) for n in sizes], links_, point_labels,
+                                             labels_)
 
+    side = _SideInfo(feats, F0, constraints, links_)
     if method == "exact":
-        Z, plans, value, n_outer, converged, log = _exact_barycenter(
+        Z, plans, value, n_outer, converged, log, F_B = _exact_barycenter(
             Zs_np, lambdas, Z0, alpha, structure, max_outer, tol, max_iter, inner_tol, warm_start, callback,
-            _n_workers(n_jobs, len(Zs_np)),
+            _n_workers(n_jobs, len(Zs_np)), side,
         )
     else:
         out = quantized_barycenter(
@@ -266,12 +375,26 @@ def fgw_barycenter(
             n_anchors=None if n_anchors is None else int(n_anchors),
             block_size=int(block_size),
             n_workers=_n_workers(n_jobs, len(Zs_np)),
+            links=links_, features=feats, F0=F0,
         )
-        Z, plans, value, n_outer, converged = out.Z, out.plans, out.value, out.n_outer, out.converged
+        Z, plans, value, n_outer, converged, F_B = out.Z, out.plans, out.value, out.n_outer, out.converged, out.F
         log = {"values": out.values, **out.log}
     log = {"method": "exact" if method == "exact" else "quantized", **log}
-    return BarycenterResult(*_hand_back(Z + centre, plans, Zs, lambdas, sparse_plans), value, n_outer, converged,
-                            log)
+    if links_ is not None:
+        log["n_links"] = int(links_.shape[0])
+    Z_out, plans_out = _hand_back(Z + centre, plans, Zs, lambdas, sparse_plans)
+    F_out = None if F_B is None else like(F_B + feature_centre, features[0])
+    return BarycenterResult(Z_out, plans_out, value, n_outer, converged, log, point_labels, F_out)
+
+
+@dataclass
+class _SideInfo:
+    """What links, labels and features add to the exact loop (all None: the plain problem)."""
+
+    features: list[np.ndarray] | None
+    F0: np.ndarray | None
+    constraints: list[Any] | None
+    links: np.ndarray | None
 
 
 def _hand_back(
@@ -326,9 +449,16 @@ def _exact_barycenter(
     warm_start: bool,
     callback: Callable[[int, float], None] | None,
     n_workers: int,
-) -> tuple[np.ndarray, list[np.ndarray], float, int, bool, dict[str, Any]]:
-    """The exact alternating loop (module docstring) on validated float64 inputs."""
+    side: _SideInfo,
+) -> tuple[np.ndarray, list[np.ndarray], float, int, bool, dict[str, Any], np.ndarray | None]:
+    """The exact alternating loop (module docstring) on validated float64 inputs.
+
+    With ``side.features`` the feature cost compares features (the barycenter's are
+    updated with Z); ``side.constraints`` holds each modality's links and label pairs.
+    """
     n_points = Z.shape[0]
+    feats, F_B = side.features, side.F0
+    constraints = side.constraints or [None] * len(Zs_np)
     mu_b = np.full(n_points, 1.0 / n_points)
     mus = [np.full(Zm.shape[0], 1.0 / Zm.shape[0]) for Zm in Zs_np]
     structs = [structure_matrix(Zm, structure) for Zm in Zs_np]
@@ -358,14 +488,18 @@ def _exact_barycenter(
             moved = None if Z_previous is None else np.flatnonzero((Z != Z_previous).any(axis=1))
             Z_previous = Z
 
-            def solve(m: int, Z=Z, A32=A32, factors_b=factors_b, half_const_b=half_const_b, plans=plans, moved=moved):
+            def solve(m: int, Z=Z, F_B=F_B, A32=A32, factors_b=factors_b, half_const_b=half_const_b, plans=plans,
+                      moved=moved):
+                cost = feature_cost(Z, Zs_np[m], np.float32) if feats is None else \
+                    feature_cost(F_B, feats[m], np.float32)
                 return solve_fgw_cg(
-                    feature_cost(Z, Zs_np[m], np.float32), A32, structs[m], alpha, mu_b, mus[m],
+                    cost, A32, structs[m], alpha, mu_b, mus[m],
                     init=_dense(plans[m]) if warm_start else None, max_iter=max_iter, tol=inner_tol,
                     duals=duals[m], const=half_const_b + half_consts[m],
                     structs32=None if low_rank else (A32, structs32[m]),
                     factors=(factors_b, factors_m[m]) if low_rank else None,
                     exact_value=False, dense_plan=False, products=products[m], moved=moved,
+                    constraints=constraints[m],
                 )
 
             with threadpool_limits(limits=1 if n_workers > 1 else None, user_api="blas"):  # threads, not BLAS
@@ -386,6 +520,8 @@ def _exact_barycenter(
             values.append(total)
             inner_iters.append(iters)
             Z = sum(lam * (T @ Zm) for lam, T, Zm in zip(lambdas, plans, Zs_np)) / mu_b[:, None]
+            if feats is not None:
+                F_B = sum(lam * (T @ Fm) for lam, T, Fm in zip(lambdas, plans, feats)) / mu_b[:, None]
             if callback is not None:
                 callback(n_outer, total)
             if unchanged or small_change:
@@ -396,9 +532,10 @@ def _exact_barycenter(
     A = structure_matrix(Z, structure)
     half_const_b = self_structure_constant(Z, mu_b, structure)
     value = float(sum(
-        lam * fgw_objective(feature_cost(Z, Zm), A, Am, T, alpha, const=half_const_b + h)
-        for lam, T, Zm, Am, h in zip(lambdas, plans, Zs_np, structs, half_consts)
+        lam * fgw_objective(feature_cost(Z, Zm) if feats is None else feature_cost(F_B, feats[m]), A, Am, T, alpha,
+                            const=half_const_b + h)
+        for m, (lam, T, Zm, Am, h) in enumerate(zip(lambdas, plans, Zs_np, structs, half_consts))
     ))
     times["time_other"] = max(0.0, time.perf_counter() - t_start - times["time_lmo"] - times["time_products"])
     log = {"values": values, "inner_iters": inner_iters, "full_products": full_products, **times}
-    return Z, plans, value, n_outer, converged, log
+    return Z, plans, value, n_outer, converged, log, F_B

@@ -41,6 +41,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from ._backend import like, to_numpy
+from ._constraints import PlanConstraints, check_labels, check_links, pair_constraints
 from ._lmo import exact_lmo
 from ._validation import check_alpha, check_distribution, check_matrix, check_structure
 
@@ -217,25 +218,70 @@ def _updated_product(
     return out
 
 
+class LowRankStart:
+    """A starting plan ``T0 = T_L + U W^T``: fixed entries ``T_L`` (linked rows) plus a
+    low-rank free part (a product coupling, or one per class pair with labels); see
+    :meth:`otmix.ot._constraints.PlanConstraints.start`."""
+
+    def __init__(self, constraints, p: np.ndarray, q: np.ndarray):
+        self.rows, self.cols, self.vals = constraints.fixed_vertex_parts()
+        self.U, self.W = constraints.start(p, q)
+        self.shape = (p.size, q.size)
+
+    def inner(self, X: np.ndarray) -> float:
+        total = float(self.vals @ X[self.rows, self.cols]) if self.vals.size else 0.0
+        if self.U.shape[1]:
+            total += float(np.sum((X @ self.W) * self.U))
+        return total
+
+    def dense(self) -> np.ndarray:
+        T = self.U @ self.W.T
+        np.add.at(T, (self.rows, self.cols), self.vals)
+        return T
+
+    def sandwich(self, structs32=None, factors=None) -> np.ndarray:
+        """``A T0 B`` in float64, from float32 structures or low-rank structure factors."""
+        if factors is not None:  # A = L_A R_A^T, B = L_B R_B^T: A T0 B = L_A core R_B^T
+            (La, Ra), (Lb, Rb) = factors
+            core = (Ra.T @ self.U) @ (self.W.T @ Lb)
+            if self.vals.size:
+                core += (Ra[self.rows] * self.vals[:, None]).T @ Lb[self.cols]
+            return (La @ core) @ Rb.T
+        A32, B32 = structs32
+        out = (A32 @ self.U.astype(np.float32)).astype(np.float64) @ (B32 @ self.W.astype(np.float32)).T.astype(
+            np.float64)
+        if self.vals.size:
+            out += A32[:, self.rows].astype(np.float64) @ (self.vals[:, None] * B32[self.cols].astype(np.float64))
+        return out
+
+
 class _SparsePlan:
     """A CG iterate ``T = w0 * T0 + sum_k t_k e_{i_k j_k}``, kept without dense passes.
 
-    ``T0`` is the product coupling ``p q^T`` (implicit) or a given dense start; the
-    rest is the accumulated vertices, so every inner product with ``T`` is a gather
-    of its non-zeros (plus one ``p^T X q`` while ``w0 > 0``).
+    ``T0`` is the product coupling ``p q^T`` (implicit), a given dense start, or a
+    :class:`LowRankStart` (links, labels); the rest is the accumulated vertices, so every
+    inner product with ``T`` is a gather of its non-zeros (plus one pass over ``T0``
+    while ``w0 > 0``).
     """
 
-    def __init__(self, p: np.ndarray, q: np.ndarray, base: np.ndarray | None):
+    def __init__(self, p: np.ndarray, q: np.ndarray, base: np.ndarray | LowRankStart | None):
         self.p, self.q, self.base = p, q, base
         self.w0 = 1.0
         self.rows = np.empty(0, np.int64)
         self.cols = np.empty(0, np.int64)
         self.vals = np.empty(0, np.float64)
 
+    def _base_inner(self, X: np.ndarray) -> float:
+        if self.base is None:
+            return float(self.p @ X @ self.q)
+        if isinstance(self.base, LowRankStart):
+            return self.base.inner(X)
+        return float(np.vdot(X, self.base))
+
     def inner(self, X: np.ndarray) -> float:
         total = float(self.vals @ X[self.rows, self.cols]) if self.vals.size else 0.0
         if self.w0 > 0.0:
-            total += self.w0 * (float(np.vdot(X, self.base)) if self.base is not None else float(self.p @ X @ self.q))
+            total += self.w0 * self._base_inner(X)
         return total
 
     def step(self, tau: float, V) -> None:
@@ -263,7 +309,12 @@ class _SparsePlan:
 
     def dense(self) -> np.ndarray:
         if self.w0 > 0.0:
-            T = self.w0 * (self.base if self.base is not None else np.outer(self.p, self.q))
+            if self.base is None:
+                T = self.w0 * np.outer(self.p, self.q)
+            elif isinstance(self.base, LowRankStart):
+                T = self.w0 * self.base.dense()
+            else:
+                T = self.w0 * self.base
         else:
             T = np.zeros((self.p.size, self.q.size))
         np.add.at(T, (self.rows, self.cols), self.vals)
@@ -301,6 +352,7 @@ def solve_fgw_cg(
     factors: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
     products: ProductCache | None = None,
     moved: np.ndarray | None = None,
+    constraints: PlanConstraints | None = None,
 ) -> _CGOutput:
     r"""Conditional gradient on validated float64 numpy inputs (see module docstring).
 
@@ -319,7 +371,10 @@ def solve_fgw_cg(
     product is then updated from that solve's step k (:func:`_updated_product`) when
     few rows changed, instead of recomputed; ``moved`` (optional) lists the points
     whose rows and columns of ``A`` differ from the cached one's (found by comparing
-    the matrices otherwise).
+    the matrices otherwise). ``constraints`` (:class:`~otmix.ot._constraints.PlanConstraints`):
+    linked entries fixed and label pairs forbidden; every LMO is then solved on the
+    free rows and columns with the forbidden pairs excluded, and the start (when
+    ``init`` is None) is the constraints' own feasible plan. None: today's problem.
 
     Speed: the iterate is kept sparse (:class:`_SparsePlan`), the one dense product
     :math:`A(\tilde T B)` per step runs in float32 (``structs32``: float32 copies of
@@ -336,9 +391,17 @@ def solve_fgw_cg(
     structured = alpha < 1.0
     if structured and structs32 is None and factors is None:
         structs32 = (A.astype(np.float32), B.astype(np.float32))
-    T = _SparsePlan(p, q, None if init is None else np.array(init, dtype=np.float64, copy=True))
+    if init is None and constraints is not None:
+        base = LowRankStart(constraints, p, q)
+    else:
+        base = None if init is None else np.array(init, dtype=np.float64, copy=True)
+    T = _SparsePlan(p, q, base)
     ATB = None
-    if structured and init is None and factors is not None:  # A (p q^T) B is rank one
+    if structured and isinstance(base, LowRankStart):
+        if factors is None and structs32 is None:
+            structs32 = (A.astype(np.float32), B.astype(np.float32))
+        ATB = base.sandwich(structs32=None if factors is not None else structs32, factors=factors)
+    elif structured and init is None and factors is not None:  # A (p q^T) B is rank one
         (La, Ra), (Lb, Rb) = factors
         ATB = np.outer(La @ (Ra.T @ p), Lb @ (Rb.T @ q))
     elif structured and init is None:
@@ -388,7 +451,10 @@ def solve_fgw_cg(
     for n_iter in range(1, max_iter + 1):
         t0 = time.perf_counter()
         start = previous_duals[n_iter - 1] if n_iter - 1 < len(previous_duals) else current_duals
-        V, current_duals = exact_lmo(G, p, q, start)
+        if constraints is None:
+            V, current_duals = exact_lmo(G, p, q, start)
+        else:
+            V, current_duals = constraints.lmo(G, start)
         dual_log.append(current_duals)
         t_lmo += time.perf_counter() - t0
         V_D = V.inner(D)
@@ -468,6 +534,18 @@ def check_plan_init(init: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarra
     return init
 
 
+def check_init_constraints(init: np.ndarray, constraints: PlanConstraints) -> None:
+    """A starting plan must already hold the linked entries and no forbidden label mass."""
+    fixed = init[constraints.fixed_rows, constraints.fixed_cols]
+    if not np.allclose(fixed, constraints.fixed_vals, atol=1e-12):
+        raise ValueError("init does not hold the linked entries at their fixed values")
+    forbidden = constraints.forbidden_mask()
+    if forbidden is not None:
+        block = init[np.ix_(constraints.free_rows, constraints.free_cols)]
+        if block[forbidden].sum() > 1e-12:
+            raise ValueError("init puts mass between rows of different labels")
+
+
 def fgw(
     cost: Any,
     struct_a: Any,
@@ -479,6 +557,8 @@ def fgw(
     max_iter: int = 1000,
     tol: float = 1e-9,
     tol_abs: float = 1e-12,
+    links: Any = None,
+    labels: Any = None,
 ) -> FGWResult:
     r"""Fused Gromov-Wasserstein plan and value by conditional gradient.
 
@@ -504,6 +584,19 @@ def fgw(
     tol, tol_abs : float
         Stop when the Frank-Wolfe gap or the decrease of the objective is at most
         ``tol * |f| + tol_abs``.
+    links : int array of shape (n_links, 2), optional
+        Linked pairs ``(i, j)``: row ``i`` of the first set and row ``j`` of the second
+        are the same entity. Their plan entries are fixed at ``min(p_i, q_j)`` (the whole
+        row's mass for equal sizes with uniform weights) and only the other rows are
+        optimised, exactly: the problem solved is
+        :math:`\min \{ f(T) : T \in \Pi(p, q),\ T_{ij} = \min(p_i, q_j)\ \forall (i, j)
+        \in \text{links} \}`. A row may be linked once.
+    labels : pair of int arrays of lengths n and m, optional
+        Class of every row (``-1`` = unknown; either entry may be None). Plans then put
+        no mass between rows of different known labels; when the class shares of the
+        two sets differ so that some cross-label mass is unavoidable, the plans carry
+        the least such mass possible (a hard constraint solved exactly, see
+        :mod:`otmix.ot._constraints`; unknown labels are free).
 
     Returns
     -------
@@ -520,18 +613,44 @@ def fgw(
     >>> res = fgw(cdist(X, X[perm], "sqeuclidean"), cdist(X, X), cdist(X[perm], X[perm]))
     >>> round(res.value, 12)
     0.0
+
+    With a tenth of the rows linked, the permutation is recovered from links alone
+    (α = 1: no structure term):
+
+    >>> links = np.stack([np.arange(2), np.argsort(perm)[:2]], axis=1)
+    >>> fgw(cdist(X, X[perm], "sqeuclidean"), cdist(X, X), cdist(X[perm], X[perm]), alpha=1.0,
+    ...     links=links).plan[links[:, 0], links[:, 1]] * 20
+    array([1., 1.])
     """
     alpha = check_alpha(alpha)
+    A_ = to_numpy(struct_a)
+    B_ = to_numpy(struct_b)
     D = check_matrix("cost", to_numpy(cost))
     n, m = D.shape
-    A = check_structure("struct_a", to_numpy(struct_a), n)
-    B = check_structure("struct_b", to_numpy(struct_b), m)
+    square = all(S.ndim == 2 and S.shape[0] == S.shape[1] for S in (A_, B_))
+    if square and A_.shape[0] != n and B_.shape[0] != m:  # both structures disagree: the cost is wrong
+        raise ValueError(f"cost must have shape ({A_.shape[0]}, {B_.shape[0]}) to match struct_a and struct_b, "
+                         f"got {D.shape}")
+    if square and A_.shape[0] != n:
+        raise ValueError(f"struct_a must have shape ({n}, {n}) to match the {n} rows of cost, got {A_.shape}")
+    if square and B_.shape[0] != m:
+        raise ValueError(f"struct_b must have shape ({m}, {m}) to match the {m} columns of cost, got {B_.shape}")
+    A = check_structure("struct_a", A_, n)
+    B = check_structure("struct_b", B_, m)
     p_ = check_distribution("p", None if p is None else to_numpy(p), n)
     q_ = check_distribution("q", None if q is None else to_numpy(q), m)
+    pairs = None if links is None else check_links(links, (n, m))
+    yr = yc = None
+    if labels is not None:
+        yr, yc = check_labels(labels, (n, m))
+    constraints = pair_constraints(p_, q_, pairs, yr, yc)
     T0 = None if init is None else check_plan_init(to_numpy(init), p_, q_)
+    if T0 is not None and constraints is not None:
+        check_init_constraints(T0, constraints)
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
-    out = solve_fgw_cg(D, A, B, alpha, p_, q_, T0, max_iter=max_iter, tol=tol, tol_abs=tol_abs)
+    out = solve_fgw_cg(D, A, B, alpha, p_, q_, T0, max_iter=max_iter, tol=tol, tol_abs=tol_abs,
+                       constraints=constraints)
     for internal in ("products", "full_products"):  # the barycenter's reuse, not for callers
         out.log.pop(internal, None)
     return FGWResult(like(out.plan, cost), out.value, out.n_iter, out.converged, out.log)

@@ -90,6 +90,7 @@ class QuantizedOutput:
     n_outer: int
     converged: bool
     log: dict[str, Any] = field(default_factory=dict)
+    F: np.ndarray | None = None  # barycenter features, when features were given
 
 
 def default_n_anchors(n: int) -> int:
@@ -139,6 +140,7 @@ class _Quantization:
     struct: np.ndarray  # structure between centres (K x K)
     anchors: np.ndarray  # point-to-centre structure (n x K)
     centres: np.ndarray
+    feature_centres: np.ndarray  # mean features of every cluster (the centres without features)
 
 
 def _members(labels: np.ndarray, n_clusters: int) -> list[np.ndarray]:
@@ -147,10 +149,19 @@ def _members(labels: np.ndarray, n_clusters: int) -> list[np.ndarray]:
     return np.split(order, np.cumsum(np.bincount(labels, minlength=n_clusters))[:-1])
 
 
-def _quantize(X: np.ndarray, labels: np.ndarray, centres: np.ndarray, structure: str) -> _Quantization:
-    masses = np.bincount(labels, minlength=centres.shape[0]) / X.shape[0]
+def _quantize(
+    X: np.ndarray, labels: np.ndarray, centres: np.ndarray, structure: str, features: np.ndarray | None = None
+) -> _Quantization:
+    counts = np.bincount(labels, minlength=centres.shape[0])
+    masses = counts / X.shape[0]
+    if features is None:
+        feature_centres = centres
+    else:
+        onehot = sp.csr_array((np.ones(X.shape[0]), (labels, np.arange(X.shape[0]))), shape=(centres.shape[0],
+                                                                                             X.shape[0]))
+        feature_centres = (onehot @ features) / np.maximum(counts, 1)[:, None]
     return _Quantization(labels, _members(labels, centres.shape[0]), masses, structure_matrix(centres, structure),
-                         pair_structure(X, centres, structure), centres)
+                         pair_structure(X, centres, structure), centres, feature_centres)
 
 
 class _AnchorCosts:
@@ -159,6 +170,7 @@ class _AnchorCosts:
 
     def __init__(self, Z, Zm, qb: _Quantization, qm: _Quantization, coarse: np.ndarray, alpha: float,
                  members: list[np.ndarray]):
+        """``Z``, ``Zm``: what the feature term compares (codes, or features when given)."""
         self.U = np.hstack([2.0 * alpha * Z, 4.0 * (1.0 - alpha) * (qb.anchors @ coarse)])
         self.V = np.hstack([Zm, qm.anchors])
         self.members = members
@@ -217,14 +229,16 @@ def _cross_term(A: _StructureRows, B: _StructureRows, plan: sp.csr_array) -> flo
 
 
 def _fast_objective(
-    Z, plan, Zm, A: _StructureRows, B: _StructureRows, alpha: float, structure: str, sample: np.ndarray | None = None
+    Z, plan, Zm, A: _StructureRows, B: _StructureRows, alpha: float, structure: str, sample: np.ndarray | None = None,
+    F: np.ndarray | None = None, Fm: np.ndarray | None = None,
 ) -> float:
     """:func:`sparse_fgw_objective` with structure rows the caller holds (sums in float64).
 
     ``sample`` (permutation plans only): estimate the structure term from those barycenter rows.
+    ``F``, ``Fm``: features compared by the Wasserstein term instead of the codes.
     """
     coo = sp.coo_array(plan)
-    diff = Z[coo.row] - Zm[coo.col]
+    diff = (Z if F is None else F)[coo.row] - (Zm if Fm is None else Fm)[coo.col]
     feature = float(coo.data @ np.einsum("ij,ij->i", diff, diff))
     if alpha >= 1.0:
         return alpha * feature
@@ -242,43 +256,81 @@ def _fast_objective(
     return alpha * feature + (1.0 - alpha) * (const - 2.0 * _cross_term(A, B, plan))
 
 
+@dataclass
+class _FreePart:
+    """The rows of one modality's plan left to optimise once linked pairs are fixed."""
+
+    rows_b: np.ndarray  # free barycenter points
+    p: np.ndarray  # their masses
+    q: np.ndarray  # masses of the modality's rows (zero on rows fully linked)
+    fixed: tuple[np.ndarray, np.ndarray, np.ndarray]  # linked entries (rows, cols, values)
+
+
+def _free_part(n_b: int, n_m: int, pairs: np.ndarray | None) -> _FreePart:
+    p, q = np.full(n_b, 1.0 / n_b), np.full(n_m, 1.0 / n_m)
+    if pairs is None or pairs.shape[0] == 0:
+        empty = np.empty(0, np.int64)
+        return _FreePart(np.arange(n_b), p, q, (empty, empty, np.empty(0)))
+    rows, cols = pairs[:, 0], pairs[:, 1]
+    vals = np.minimum(p[rows], q[cols])
+    p_left, q_left = p.copy(), q.copy()
+    p_left[rows] -= vals
+    q_left[cols] -= vals
+    p_left[p_left < 1e-12 / n_b] = 0.0
+    q_left[q_left < 1e-12 / n_m] = 0.0
+    rows_b = np.flatnonzero(p_left > 0)
+    return _FreePart(rows_b, p_left[rows_b], q_left, (rows, cols, vals))
+
+
 def _plan_through_clusters(
-    costs: _AnchorCosts, members: list[np.ndarray], n_b: int, duals: list[np.ndarray | None]
+    costs: _AnchorCosts, members: list[np.ndarray], n_b: int, duals: list[np.ndarray | None],
+    free: _FreePart | None = None,
 ) -> sp.csr_array:
     """Send every barycenter point to a modality cluster, then match inside each cluster.
 
-    Stage 1 is the transport of the uniform barycenter measure to the cluster masses
-    under the cluster-averaged cost ``costs.clusters()``; stage 2 solves, per cluster,
-    the exact OT between what stage 1 sent there and the cluster's points under
-    ``costs.block``. With ``N_B = N_m`` both stages have integer data, so the plan is a
+    Stage 1 is the transport of the barycenter measure to the cluster masses under the
+    cluster-averaged cost ``costs.clusters()``; stage 2 solves, per cluster, the exact OT
+    between what stage 1 sent there and the cluster's points under ``costs.block``. With
+    uniform masses and ``N_B = N_m`` both stages have integer data, so the plan is a
     permutation / N and stage 2 is an assignment, warm-started from the cluster's column
-    duals of the previous outer step (``duals``, updated in place).
+    duals of the previous outer step (``duals``, updated in place). ``free``: with links,
+    only the free barycenter points and the rows of ``members`` (which then leave out the
+    fully linked rows) are transported, and the linked entries are added as they are.
     """
-    n_m = sum(J.size for J in members)
-    square = n_b == n_m
-    cost = costs.clusters()
-    cost -= cost.min()
+    n_m = costs.V.shape[0]
+    free = _free_part(n_b, n_m, None) if free is None else free
+    rows_b, p = free.rows_b, free.p
     counts = np.array([J.size for J in members], dtype=np.float64)
+    square = n_b == n_m  # uniform masses on both sides (linked rows, fully fixed, are left out)
+    cost = costs.clusters()
+    if rows_b.size < n_b:
+        cost = cost[rows_b]
+    cost -= cost.min()
+    rows, cols, vals = [free.fixed[0]], [free.fixed[1]], [free.fixed[2]]
     if square:  # integer supplies: the network-simplex vertex is integral
-        sent = ot.emd(np.ones(n_b), counts, cost, numItermax=EMD_MAX_ITER)
+        sent = ot.emd(np.ones(rows_b.size), counts, cost, numItermax=EMD_MAX_ITER)
     else:
-        sent = ot.emd(np.full(n_b, 1.0 / n_b), counts / n_m, cost, numItermax=EMD_MAX_ITER)
-    rows, cols, vals = [], [], []
+        masses = counts / n_m if free.fixed[0].size == 0 else np.array([free.q[J].sum() for J in members])
+        sent = ot.emd(p, masses * (p.sum() / masses.sum()) if free.fixed[0].size else masses, cost,
+                      numItermax=EMD_MAX_ITER)
     for cluster, J in enumerate(members):
         column = sent[:, cluster]
-        rows_in = np.flatnonzero(column > 1e-12 * column.max()) if column.any() else np.empty(0, np.int64)
-        if rows_in.size == 0:
+        local = np.flatnonzero(column > 1e-12 * column.max()) if column.any() else np.empty(0, np.int64)
+        if local.size == 0:
             continue
+        rows_in = rows_b[local]
         block_cost = costs.block(rows_in, cluster)
-        if square and rows_in.size == J.size:
+        if square and local.size == J.size:
             c, duals[cluster] = solve_assignment(block_cost, duals[cluster])
             rows.append(rows_in)
             cols.append(J[c])
             vals.append(np.full(rows_in.size, 1.0 / n_b))
             continue
         block_cost -= block_cost.min()
-        mass = column[rows_in] / (n_b if square else 1.0)
-        block = ot.emd(mass, np.full(J.size, mass.sum() / J.size), block_cost, numItermax=EMD_MAX_ITER)
+        mass = column[local] / (n_b if square else 1.0)
+        target = np.full(J.size, mass.sum() / J.size) if free.fixed[0].size == 0 else \
+            free.q[J] * (mass.sum() / free.q[J].sum())
+        block = ot.emd(mass, target, block_cost, numItermax=EMD_MAX_ITER)
         r, c = np.nonzero(block)
         rows.append(rows_in[r])
         cols.append(J[c])
@@ -324,6 +376,9 @@ def quantized_barycenter(
     block_size: int = BLOCK_SIZE,
     callback: Callable[[int, float], None] | None = None,
     n_workers: int = 1,
+    links: np.ndarray | None = None,
+    features: list[np.ndarray] | None = None,
+    F0: np.ndarray | None = None,
 ) -> QuantizedOutput:
     """Quantized FGW barycenter on validated float64 numpy inputs (see module docstring).
 
@@ -334,19 +389,30 @@ def quantized_barycenter(
     when no plan changes, when the objective fails to improve by more than ``tol``
     relative, or after ``max_outer`` outer steps. ``n_workers`` threads handle the
     modalities side by side (the assignment, the products and the pair sums release
-    the GIL).
+    the GIL). ``links`` (validated, n_links x M): barycenter point k is fixed to row
+    ``links[k, m]``; the blocks then hold only the free rows. ``features`` / ``F0``:
+    per-modality features and the barycenter's initial ones for the Wasserstein term.
     """
     t_start = time.perf_counter()
     times = {"time_partition": 0.0, "time_coarse": 0.0, "time_local": 0.0, "time_value": 0.0}
     n_b = Z0.shape[0]
     mu_b = np.full(n_b, 1.0 / n_b)
     t0 = time.perf_counter()
+    feats = features if features is not None else [None] * len(Zs)
+    frees = []
+    for m, Zm in enumerate(Zs):
+        pairs = None
+        if links is not None:
+            present = np.flatnonzero(links[:, m] >= 0)
+            pairs = np.stack([present, links[present, m]], axis=1)
+        frees.append(_free_part(n_b, Zm.shape[0], pairs))
     quants, blocks = [], []
-    for Zm in Zs:
+    for Zm, Fm, free in zip(Zs, feats, frees):
         labels, centres = kmeans(Zm, min(Zm.shape[0], n_anchors or default_n_anchors(Zm.shape[0])), rng)
-        quants.append(_quantize(Zm, labels, centres, structure))
-        labels, centres = kmeans(Zm, default_n_blocks(Zm.shape[0], block_size), rng)
-        blocks.append(_members(labels, centres.shape[0]))
+        quants.append(_quantize(Zm, labels, centres, structure, Fm))
+        open_rows = np.flatnonzero(free.q > 0)
+        labels, centres = kmeans(Zm[open_rows], default_n_blocks(open_rows.size, block_size), rng)
+        blocks.append([open_rows[J] for J in _members(labels, centres.shape[0])])
     duals: list[list[np.ndarray | None]] = [[None] * len(members) for members in blocks]
     B_rows = [_StructureRows(Zm, structure) for Zm in Zs]
     times["time_partition"] += time.perf_counter() - t0
@@ -355,29 +421,29 @@ def quantized_barycenter(
     blas_threads = 1 if n_workers > 1 else None  # threads over modalities, not inside BLAS
     with ThreadPoolExecutor(max_workers=n_workers) as pool, threadpool_limits(blas_threads, "blas"):
 
-        def objective(Z: np.ndarray, plans: list[sp.csr_array], rows: np.ndarray | None) -> float:
+        def objective(Z: np.ndarray, F: np.ndarray | None, plans: list[sp.csr_array], rows: np.ndarray | None) -> float:
             A = _StructureRows(Z, structure)
-            parts = pool.map(lambda T, Zm, B: _fast_objective(Z, T, Zm, A, B, alpha, structure, rows),
-                             plans, Zs, B_rows)
+            parts = pool.map(lambda T, Zm, B, Fm: _fast_objective(Z, T, Zm, A, B, alpha, structure, rows, F, Fm),
+                             plans, Zs, B_rows, feats)
             return float(sum(lam * v for lam, v in zip(lambdas, parts)))
 
-        Z, centres = Z0, None
+        Z, F, centres = Z0, F0, None
         plans: list[sp.csr_array] | None = None
-        best: tuple[float, np.ndarray, list[sp.csr_array]] | None = None
+        best: tuple[float, np.ndarray, np.ndarray | None, list[sp.csr_array]] | None = None
         values: list[float] = []
         converged = False
         n_outer = 0
         for n_outer in range(1, max_outer + 1):
             t0 = time.perf_counter()
             labels, centres = kmeans(Z, k_b, rng, centres)
-            qb = _quantize(Z, labels, centres, structure)
+            qb = _quantize(Z, labels, centres, structure, F)
             t1 = time.perf_counter()
-            coarse = [solve_fgw_cg(feature_cost(qb.centres, qm.centres), qb.struct, qm.struct, alpha, qb.masses,
-                                   qm.masses).plan for qm in quants]
+            coarse = [solve_fgw_cg(feature_cost(qb.feature_centres, qm.feature_centres), qb.struct, qm.struct, alpha,
+                                   qb.masses, qm.masses).plan for qm in quants]
             t2 = time.perf_counter()
-            costs = [_AnchorCosts(Z, Zm, qb, qm, pi, alpha, members)
-                     for Zm, qm, pi, members in zip(Zs, quants, coarse, blocks)]
-            new_plans = list(pool.map(_plan_through_clusters, costs, blocks, [n_b] * len(Zs), duals))
+            costs = [_AnchorCosts(Z if F is None else F, Zm if Fm is None else Fm, qb, qm, pi, alpha, members)
+                     for Zm, Fm, qm, pi, members in zip(Zs, feats, quants, coarse, blocks)]
+            new_plans = list(pool.map(_plan_through_clusters, costs, blocks, [n_b] * len(Zs), duals, frees))
             t3 = time.perf_counter()
             times["time_partition"] += t1 - t0
             times["time_coarse"] += t2 - t1
@@ -385,21 +451,23 @@ def quantized_barycenter(
             unchanged = plans is not None and all((old != new).nnz == 0 for old, new in zip(plans, new_plans))
             plans = new_plans
             Z = sum(lam * (T @ Zm) for lam, T, Zm in zip(lambdas, plans, Zs)) / mu_b[:, None]
-            value = objective(Z, plans, sample)
+            if features is not None:
+                F = sum(lam * (T @ Fm) for lam, T, Fm in zip(lambdas, plans, features)) / mu_b[:, None]
+            value = objective(Z, F, plans, sample)
             times["time_value"] += time.perf_counter() - t3
             values.append(value)
             if callback is not None:
                 callback(n_outer, value)
             improved = best is None or value < best[0] - tol * abs(best[0])
             if best is None or value < best[0]:
-                best = (value, Z, plans)
+                best = (value, Z, F, plans)
             if unchanged or not improved:
                 converged = True
                 break
-        _, Z, plans = best
+        _, Z, F, plans = best
         t0 = time.perf_counter()
-        value = objective(Z, plans, None) if sample is not None else best[0]
+        value = objective(Z, F, plans, None) if sample is not None else best[0]
         times["time_value"] += time.perf_counter() - t0
     times["time_other"] = max(0.0, time.perf_counter() - t_start - sum(times.values()))
     log = {**times, "n_anchors": [len(q.members) for q in quants], "n_blocks": [len(b) for b in blocks]}
-    return QuantizedOutput(Z, plans, value, values, n_outer, converged, log)
+    return QuantizedOutput(Z, plans, value, values, n_outer, converged, log, F)
