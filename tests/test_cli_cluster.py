@@ -76,9 +76,15 @@ def test_errors_after_loading_exit_2(tmp_path, blob_file):
     assert not (tmp_path / "out.xyz").exists()
 
 
-def test_missing_output_folder(blob_file, tmp_path):
-    result = runner.invoke(app, ["cluster", "--data", str(blob_file), "--json", str(tmp_path / "no" / "x.json")])
-    assert result.exit_code == 2 and "does not exist" in result.output
+def test_a_missing_output_folder_is_created_and_removed_again_when_the_run_fails(blob_file, tmp_path):
+    out = tmp_path / "new" / "deeper" / "x.json"
+    result = runner.invoke(app, ["cluster", "--data", str(blob_file), "--seeds", "1", "--json", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    failed = tmp_path / "other" / "x.json"
+    result = runner.invoke(app, ["cluster", "--dataset", "nope", "--json", str(failed), *FAST])
+    assert result.exit_code == 2 and "unknown dataset" in result.output
+    assert not (tmp_path / "other").exists()  # the folder made for the output went with the failed run
 
 
 def test_cluster_on_real_prokaryotic(real_data, tmp_path):

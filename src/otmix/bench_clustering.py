@@ -27,6 +27,7 @@ import numpy as np
 
 from .atomic import write_json_atomic
 from .cluster_job import METRICS, score_views
+from .formatting import mean_std_text
 from .metrics import mean_std
 
 SETTINGS = ("aligned", "unaligned")
@@ -294,11 +295,11 @@ def markdown(summary: dict[str, Any], datasets: Sequence[str], settings: Sequenc
             best = {k: np.nanmax([r[k]["mean"] for r in rows]) for k in METRICS}
             best_view = np.nanmax([r["per_view_mean"]["nmi"]["mean"] for r in rows])
 
-            def cell(block: dict, top: float) -> str:
-                text = f"{block['mean']:.3f} ± {block['std']:.3f}"
-                return f"**{text}**" if abs(block["mean"] - top) < 1e-12 else text
-
             for r in rows:
+                def cell(block: dict, top: float, n: int = r["n_seeds"]) -> str:
+                    text = mean_std_text(block, n)  # the value alone for one seed
+                    return f"**{text}**" if abs(block["mean"] - top) < 1e-12 else text
+
                 spec = METHODS[r["method"]]
                 paper = "–" if r["paper_purity"] is None else f"{r['paper_purity']:.4f}"
                 lines.append(f"| {spec.label}{' †' if spec.needs_aligned else ''} | {r['n_seeds']} | "

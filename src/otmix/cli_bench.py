@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .cli import console, fail
+from .cli_common import NOT_WRITTEN, check_outputs, console, fail, one_line, write_outputs
 
 bench_app = typer.Typer(help="Benchmarks: every method on the same data, protocol and metrics.",
                         no_args_is_help=True)
@@ -21,25 +21,36 @@ def clustering(
     datasets: str = typer.Option("prokaryotic,movies,orl,orl4", help="Comma-separated data set names."),
     aligned: str = typer.Option("both", help="aligned, unaligned or both."),
     seeds: int = typer.Option(5, min=1, help="Seeds 0..seeds-1; mean ± std over them."),
-    methods: str | None = typer.Option(None, help="Comma-separated methods (default: all but otm-wb): otm, "
-                                       "otm-wb, kmeans-concat, mcca, dccae, multinmf, kmeans-per-view, "
-                                       "spectral-per-view, gwmac."),
+    methods: str | None = typer.Option(None, help="Comma-separated methods: otm, otm-wb, kmeans-concat, mcca, "
+                                       "dccae, multinmf, kmeans-per-view, spectral-per-view, gwmac.",
+                                       show_default="all but otm-wb"),
     json_out: Path = typer.Option(..., "--json", help="Results file: finished cells are kept here and an "
-                                  "interrupted run continues from it."),
-    markdown_out: Path | None = typer.Option(None, "--markdown", help="Write the tables here (markdown)."),
+                                  "interrupted run continues from it (a missing folder is created)."),
+    markdown_out: Path | None = typer.Option(None, "--markdown", help="Write the tables here (markdown).",
+                                             show_default=NOT_WRITTEN),
     jobs: int = typer.Option(1, min=1, help="Worker processes (one thread each)."),
     config_dir: Path | None = typer.Option(None, "--config-dir", help="Tuned OTM configs <dataset>.json (from "
-                                           "otmix tune) to use instead of the fixed ones."),
+                                           "otmix tune) to use instead of the fixed ones.",
+                                           show_default="the fixed configs"),
 ) -> None:
     """Run every method × data set × setting × seed (resumable) and print one table per setting."""
+    from .outputs import removed_on_failure
+
+    if aligned not in ("aligned", "unaligned", "both"):
+        fail(f"--aligned must be aligned, unaligned or both, got {aligned!r}")
+    # the results file is rewritten after every finished cell (that is what makes a run resumable); both files
+    # are proven writable first, and the markdown is written once, at the end
+    created = check_outputs(json_out, None, "", {"--markdown": markdown_out})
+    with removed_on_failure(created):
+        _run(datasets, aligned, seeds, methods, json_out, markdown_out, jobs, config_dir)
+
+
+def _run(datasets, aligned, seeds, methods, json_out, markdown_out, jobs, config_dir) -> None:
+    """The benchmark itself, once its outputs are proven writable."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .atomic import write_text_atomic
     from .bench_clustering import DEFAULT_METHODS, SETTINGS, markdown, plan_cells, run_benchmark
 
-    for out in (json_out, markdown_out):
-        if out is not None and not out.parent.exists():
-            fail(f"folder {out.parent} does not exist")
     settings = list(SETTINGS) if aligned == "both" else [aligned]
     names, chosen = _names(datasets), _names(methods) if methods else list(DEFAULT_METHODS)
     try:
@@ -54,10 +65,9 @@ def clustering(
 
             payload = run_benchmark(names, settings, chosen, range(seeds), json_out, jobs, on_cell, config_dir)
     except (ValueError, FileNotFoundError, FloatingPointError, RuntimeError) as exc:
-        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        fail(one_line(exc))
     text = markdown(payload["summary"], names, settings, chosen)
     console.print(text, soft_wrap=True, markup=False, highlight=False)
     console.print(f"{total} cells; this run {payload['seconds_this_run']:.0f} s; results in {json_out}")
     if markdown_out is not None:
-        write_text_atomic(markdown_out, text + "\n")
-        console.print(f"wrote {markdown_out}")
+        write_outputs({markdown_out: lambda tmp: tmp.write_text(text + "\n")})

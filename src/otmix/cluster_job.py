@@ -6,15 +6,14 @@ are used only to score, after fitting.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
+from .configs import clustering_config
 from .data.dataset import Dataset
 from .data.unalign import unalign
 from .metrics import clustering_scores, mean_std
@@ -24,10 +23,7 @@ METRICS = ("acc", "purity", "nmi", "ari")
 
 def dataset_config(name: str | None) -> dict[str, Any]:
     """The fixed hyper-parameters for a data set: the ``default`` block updated by the data set's own."""
-    table = json.loads(resources.files("otmix.configs").joinpath("clustering.json").read_text())
-    config = dict(table["default"])
-    config.update(table.get(name or "", {}))
-    return config
+    return clustering_config(name)
 
 
 def score_views(ys: Sequence[np.ndarray], labels: Sequence[np.ndarray]) -> tuple[dict, list[dict]]:

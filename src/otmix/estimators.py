@@ -205,11 +205,11 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         check_choice("readout", self.readout, READOUTS)
         check_bool("verbose", self.verbose)
         config = self._config()
+        Xs, _ = check_views(Xs, n_clusters=check_int("n_clusters", self.n_clusters, low=1))
         config.validate()
         check_int("readout_points", self.readout_points, low=1)
         if self.readout_points < self.n_clusters:
             raise ValueError(f"readout_points={self.readout_points} is smaller than n_clusters={self.n_clusters}")
-        Xs, _ = check_views(Xs, n_clusters=self.n_clusters)
         if self.verbose:
             model, history = self._fit_with_bar(Xs, config, progress)
         else:

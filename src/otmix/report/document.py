@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cluster_job import METRICS
+from ..formatting import count, mean_std_text, spread_note
 
 
 @dataclass
@@ -78,10 +78,8 @@ def collect(folder: str | Path) -> ReportInputs:
     return found
 
 
-def _fmt(block: dict | None) -> str:
-    if not block:
-        return "–"
-    return f"{block['mean']:.3f} ± {block['std']:.3f}"
+def _fmt(block: dict | None, n_runs: int) -> str:
+    return mean_std_text(block, n_runs)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -90,13 +88,16 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _cluster_section(name: str, payload: dict) -> list[str]:
+    from ..cluster_job import METRICS  # here, not at the top: it brings scikit-learn, which `otmix report` may skip
+
     setting = "aligned" if payload.get("aligned") else "unaligned"
-    lines = [f"### {payload.get('dataset', name)} ({setting}, {len(payload.get('seeds', []))} seeds) — `{name}`", ""]
-    rows = [["all views", *(_fmt(payload["metrics"].get(k)) for k in METRICS)]]
+    n = len(payload.get("seeds", []))
+    lines = [f"### {payload.get('dataset', name)} ({setting}, {count(n, 'seed')}) — `{name}`", ""]
+    rows = [["all views", *(_fmt(payload["metrics"].get(k), n) for k in METRICS)]]
     for view in payload.get("per_view", []):
-        rows.append([f"view {view['view']} ({view.get('name', '')})", *(_fmt(view.get(k)) for k in METRICS)])
+        rows.append([f"view {view['view']} ({view.get('name', '')})", *(_fmt(view.get(k), n) for k in METRICS)])
     for readout, block in payload.get("metrics_by_readout", {}).items():
-        rows.append([f"all, {readout} read-out", *(_fmt(block.get(k)) for k in METRICS)])
+        rows.append([f"all, {readout} read-out", *(_fmt(block.get(k), n) for k in METRICS)])
     lines += _table(["samples", "ACC", "purity", "NMI", "ARI"], rows)
     tuned = payload.get("tuned")
     if tuned:
@@ -105,21 +106,23 @@ def _cluster_section(name: str, payload: dict) -> list[str]:
     fed = payload.get("federated")
     if fed:
         spr = fed.get("seconds_per_round", {})
+        per_round = _fmt(spr, int(fed.get("rounds") or 0) * max(n, 1)) if spr else "–"  # over all rounds and seeds
         lines += [f"Federated ({fed.get('mode')}): {fed.get('rounds')} rounds × {fed.get('local_epochs')} local "
-                  f"epochs, {_fmt(spr) if spr else '–'} s per round; events: {len(fed.get('events', []))}.", ""]
+                  f"epochs, {per_round} s per round; events: {len(fed.get('events', []))}.", ""]
     return lines
 
 
 def _supervised_section(name: str, payload: dict) -> list[str]:
     metric = payload.get("metric", "acc")
     modalities = payload.get("modalities", [])
+    folds = int(payload.get("folds", 2))
     lines = [f"### {payload.get('dataset', name)}, {payload.get('fusion', '')} fusion — `{name}`", "",
-             f"Test {metric.upper()}, mean ± std over folds.", ""]
+             f"Test {metric.upper()}, {spread_note(folds, 'fold')}.", ""]
     rows = []
     for arm in ("without_otm", "with_otm"):
         block = payload[arm]
         singles = block.get("single_modality", [])
-        rows.append([arm.replace("_", " "), _fmt(block.get(metric)), *(_fmt(b) for b in singles)])
+        rows.append([arm.replace("_", " "), _fmt(block.get(metric), folds), *(_fmt(b, folds) for b in singles)])
     lines += _table(["", "fused", *(f"{m} alone" for m in modalities)], rows)
     return lines
 
@@ -217,19 +220,38 @@ def html_report(inputs: ReportInputs, title: str = "otmix results") -> str:
             + "\n</body></html>\n")
 
 
+REPORT_SUFFIXES = (".html", ".htm", ".md")
+
+
+def check_report_path(out: str | Path) -> Path:
+    """``out`` if it names a report otmix can write (.html, .htm or .md), else a one-line ValueError."""
+    out = Path(out)
+    if out.suffix.lower() not in REPORT_SUFFIXES:
+        raise ValueError(f"the report must end in .html or .md, got {out.name}")
+    return out
+
+
+def collect_results(folder: str | Path) -> ReportInputs:
+    """:func:`collect`, refusing a folder without any otmix result (one-line ValueError)."""
+    inputs = collect(folder)
+    if inputs.empty:
+        raise ValueError(f"no otmix results (JSON from otmix commands, PNG figures) in {folder}")
+    return inputs
+
+
+def render_report(inputs: ReportInputs, out: str | Path, title: str = "otmix results") -> str:
+    """The text of the report ``out`` (.html: self-contained page; .md: markdown, figures linked from its folder)."""
+    out = check_report_path(out)
+    if out.suffix.lower() == ".md":
+        return markdown_report(inputs, title, figures_from=out.resolve().parent)
+    return html_report(inputs, title)
+
+
 def write_report(folder: str | Path, out: str | Path, title: str = "otmix results") -> ReportInputs:
     """Write ``out`` (.html: self-contained page; .md: markdown) from the results in ``folder``."""
     from ..atomic import write_text_atomic
 
-    out = Path(out)
-    if out.suffix.lower() not in (".html", ".htm", ".md"):
-        raise ValueError(f"the report must end in .html or .md, got {out.name}")
-    inputs = collect(folder)
-    if inputs.empty:
-        raise ValueError(f"no otmix results (JSON from otmix commands, PNG figures) in {folder}")
-    if out.suffix.lower() == ".md":
-        text = markdown_report(inputs, title, figures_from=out.resolve().parent)
-    else:
-        text = html_report(inputs, title)
-    write_text_atomic(out, text)
+    out = check_report_path(out)
+    inputs = collect_results(folder)
+    write_text_atomic(out, render_report(inputs, out, title))
     return inputs

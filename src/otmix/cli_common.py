@@ -1,0 +1,118 @@
+"""What every otmix command shares: the consoles, one-line failures, output files proven first and written together.
+
+The command modules (``cli``, ``cli_bench``, ``cli_report``, ``cli_tune``) import from here, so
+none of them imports another; ``otmix.cli`` re-exports these names for older importers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .atomic import write_json_atomic
+
+__all__ = ["DEVICE_HELP", "NOT_WRITTEN", "PLOT_SUFFIXES", "check_device", "check_outputs", "console", "err_console",
+           "fail", "figure_writer", "json_writer", "one_line", "scores_table", "write_json_atomic", "write_outputs"]
+
+# Piped output (logs, CI) gets 120 columns instead of rich's 80, so the score tables do not wrap.
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+
+def fail(message: str) -> None:
+    from rich.text import Text
+
+    # one line, never wrapped, message taken literally (paths may hold [brackets])
+    err_console.print(Text("error: ", style="red") + Text(message), soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+DEVICE_HELP = "Where the networks train: cpu, cuda, cuda:1, mps, or auto (cuda when available)."
+NOT_WRITTEN = "not written"
+
+
+def check_outputs(json_out: Path | None, plot: Path | None = None, plot_flag: str = "--plot",
+                   others: dict[str, Path | None] | None = None) -> list[Path]:
+    """Prove before any work that every output can be written, else fail in one line (exit 2).
+
+    A missing folder is created and a temporary file made and removed beside every target
+    (:func:`otmix.outputs.prove_outputs`). Returns the folders created, for
+    :func:`otmix.outputs.removed_on_failure`.
+    """
+    from .outputs import UnwritableOutput, prove_outputs
+
+    if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
+        fail(f"{plot_flag} must end in one of {', '.join(PLOT_SUFFIXES)}, got {plot.name}")
+    try:
+        return prove_outputs({"--json": json_out, plot_flag or "--plot": plot, **(others or {})})
+    except UnwritableOutput as exc:
+        fail(str(exc))
+    return []  # not reached: fail() exits
+
+
+def json_writer(payload: dict):
+    text = json.dumps(payload, indent=2)  # serialised before any file is touched
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text)
+
+    return write
+
+
+def figure_writer(fig, dpi: int):
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, dpi=dpi)
+
+    return write
+
+
+def write_outputs(writers: dict) -> None:
+    """Write all outputs together (renamed into place only when every one is written) and say so."""
+    from .outputs import write_together
+
+    if not writers:
+        return
+    try:
+        written = write_together(writers)
+    except OSError as exc:
+        fail(f"could not write the outputs, none was written: {exc.strerror or exc}")
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def check_device(device: str | None) -> None:
+    """Raise the trainers' one-line ValueError for an unknown or unavailable --device, before any work."""
+    if device is not None:
+        from .train.device import resolve_device
+
+        resolve_device(device)
+
+
+def scores_table(payload: dict) -> Table:
+    """The clustering scores of a payload (``otmix cluster``, ``otmix fed simulate``): one value per cell for one
+    seed, mean ± std for several."""
+    from .formatting import mean_std_text, spread_note
+
+    n = len(payload["seeds"])
+    title = (f"{payload['dataset']} ({'aligned' if payload['aligned'] else 'unaligned'}), "
+             f"{spread_note(n, 'seed')}; labels used only to score")
+    table = Table(title=title)
+    for column in ("samples", "ACC", "purity", "NMI", "ARI"):
+        table.add_column(column, justify="right")
+    rows = [("all views", payload["metrics"])]
+    rows += [(f"view {v['view']} ({v['name']})", v) for v in payload["per_view"]]
+    rows += [(f"all, {name} read-out", block) for name, block in payload["metrics_by_readout"].items()]
+    for name, block in rows:
+        table.add_row(name, *(mean_std_text(block[k], n) for k in ("acc", "purity", "nmi", "ari")))
+    return table
