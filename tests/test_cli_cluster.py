@@ -95,3 +95,21 @@ def test_cluster_on_real_prokaryotic(real_data, tmp_path):
     payload = json.loads(out.read_text())
     assert payload["data"]["n_samples"] == [551, 551, 551] and payload["config"]["n_clusters"] == 4
     assert 0.0 < payload["metrics"]["acc"]["mean"] <= 1.0
+
+
+def test_csv_views_with_a_header_row_are_read_and_the_skipped_header_is_said(tmp_path):
+    Xs, ys = make_blob_views(n_rows=(60, 50), seed=1)
+    folder = tmp_path / "views"
+    folder.mkdir()
+    for name, X, y in (("a", Xs[0], ys[0]), ("b", Xs[1], ys[1])):
+        header = ",".join(f"{name}{j}" for j in range(X.shape[1]))
+        np.savetxt(folder / f"{name}.csv", X, delimiter=",", header=header, comments="")
+    out = tmp_path / "out.json"
+    result = runner.invoke(app, ["cluster", "--data", str(folder), "--clusters", "3", "--seeds", "1", "--json",
+                                 str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert "note: a.csv: skipped its header row (a0, a1, a2, a3, a4, ...)" in result.output
+    assert "note: b.csv: skipped its header row (b0, b1, b2, b3)" in result.output
+    payload = json.loads(out.read_text())
+    assert payload["data"]["n_features"] == [6, 4] and payload["data"]["n_samples"] == [60, 50]
+    assert len(payload["data"]["notes"]) == 2
