@@ -77,7 +77,7 @@ DEFAULT_METHODS = ("otm", "kmeans-concat", "mcca", "dccae", "multinmf", "kmeans-
 DEFAULT_DATASETS = ("prokaryotic", "movies", "orl", "orl4")
 
 # The paper's Table 2 (titled "purity", which the authors' released code computed as Hungarian accuracy
-# selected by labels; ../shared/DESIGN.md §2). Caltech7 is not available here and orl4 is not in the table.
+# selected by labels; docs/design.md §6). Caltech7 is not available here and orl4 is not in the table.
 PAPER_TABLE2: MappingProxyType[tuple[str, str, str], float] = MappingProxyType({
     ("orl", "aligned", "mcca"): 0.3475, ("movies", "aligned", "mcca"): 0.0989,
     ("prokaryotic", "aligned", "mcca"): 0.5620,
@@ -280,7 +280,7 @@ def markdown(summary: dict[str, Any], datasets: Sequence[str], settings: Sequenc
     """One table per setting and data set; the best mean of every score column in bold.
 
     "paper ACC" is the paper's Table 2 column titled purity, which the authors' code computed as
-    Hungarian accuracy (``../shared/DESIGN.md`` §2), so it sits next to our ACC.
+    Hungarian accuracy (``docs/design.md`` §6), so it sits next to our ACC.
     """
     lines: list[str] = []
     for setting in settings:

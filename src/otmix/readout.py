@@ -1,6 +1,6 @@
 """From per-view codes to fused clusters: one FGW barycenter over all codes, clustered, carried back.
 
-Two read-outs of the same barycenter ``Z_B`` (DESIGN.md §1, Eq. 6):
+Two read-outs of the same barycenter ``Z_B`` (docs/design.md §5, paper Eq. 6):
 
 * ``"gw"`` — the paper's: GW transport of the Gaussian kernel of ``Z_B`` onto ``I_C``
   gives a plan P; a sample j of view m takes ``argmax_c (T_m^T P)_jc``.

@@ -1,4 +1,4 @@
-r"""Unsupervised MWAE training with the optimal-transport mixer (paper Eq. 4-6, DESIGN.md §1).
+r"""Unsupervised MWAE training with the optimal-transport mixer (paper Eq. 4-6, docs/design.md §4-5).
 
 One step draws a batch from every view independently (the views are unaligned),
 encodes it, and minimises
