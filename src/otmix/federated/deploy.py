@@ -1,25 +1,30 @@
 """A real Flower deployment: SuperLink and SuperNode processes, the app bundle, ``flwr run``.
 
 Used by ``otmix fed superlink | agent | run | demo`` and by the loopback tests. Every
-process is started in its own session (process group) and :class:`Processes` stops
-the whole group (SIGTERM, then SIGKILL), so Flower's child processes (SuperExec,
-ServerApp and ClientApp runners) go too. Offline by design: telemetry off, runtime
-dependency installation off.
+process is started through :class:`~otmix.federated.processes.Processes`, which stops it
+and every process it started (Flower's SuperExec, ServerApp and ClientApp runners, some in
+sessions of their own) on every exit path, SIGTERM and SIGINT included. Offline by design:
+telemetry off, runtime dependency installation off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .processes import Interrupted, Processes
+
+__all__ = ["Interrupted", "Processes", "flwr_run", "run_loopback", "server_stage"]
 
 APP_NAME = "otmix-fed"
 
@@ -192,70 +197,6 @@ def write_connection(home: str | Path, name: str, address: str, root_certificate
     return path
 
 
-# -- processes ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Processes:
-    """Processes started for a deployment, each in its own session; :meth:`stop` ends every group.
-
-    Use as a context manager so that nothing outlives the block, even on errors.
-    """
-
-    logs: Path
-    env: dict[str, str]
-    started: dict[str, subprocess.Popen] = field(default_factory=dict)
-
-    def start(self, name: str, cmd: Sequence[str]) -> subprocess.Popen:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (kept open for the child)
-        process = subprocess.Popen(list(cmd), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=self.env, start_new_session=True)
-        log.close()
-        self.started[name] = process
-        return process
-
-    def log(self, name: str) -> Path:
-        return self.logs / f"{name}.log"
-
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Signal a process's whole group (SIGKILL: an agent that crashes)."""
-        process = self.started.get(name)
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                pass
-            process.wait(timeout=10)
-
-    def stop(self, grace: float = 5.0) -> None:
-        for process in self.started.values():
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + grace
-        for process in self.started.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        for process in self.started.values():  # the groups may hold children of exited leaders
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            if process.poll() is None:
-                process.wait(timeout=10)
-
-    def __enter__(self) -> Processes:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
 @dataclass
 class RunOutcome:
     """How a ``flwr run`` ended: the CLI's exit code, the run id and the SuperLink's final status."""
@@ -299,35 +240,84 @@ def run_status(run_id: str, connection: str, home: Path) -> tuple[str | None, st
     return runs[0].get("status"), str(runs[0].get("status-details") or "")
 
 
-def flwr_run(app: Path, connection: str, home: Path, timeout: float, log: Path | None = None) -> RunOutcome:
+_STAGES = (
+    (re.compile(r"otmix server: waiting for (\d+) agents"), "waiting for {0} agents to connect"),
+    (re.compile(r"otmix server: (\d+) agents connected"),
+     "{0} agents connected, introducing themselves (each message starts a ClientApp process)"),
+    (re.compile(r"otmix server: agents: "), "agents known; waiting for their first codes"),
+    (re.compile(r"otmix server: round (\d+)/(\d+) started"), "round {0} of {1}: mixing, then local training"),
+    (re.compile(r"otmix server: read-out"), "read-out: clustering the fused codes"),
+)
+
+
+def server_stage(line: str) -> str | None:
+    """What a line of the ServerApp's log says the run is doing now (for a progress display), or None.
+
+    >>> server_stage("INFO otmix server: round 2/5 started: 3 agents")
+    'round 2 of 5: mixing, then local training'
+    """
+    for pattern, text in _STAGES:
+        found = pattern.search(line)
+        if found is not None:
+            return text.format(*found.groups())
+    return None
+
+
+def _lines(stream: Any, into: Any) -> None:
+    """Copy a pipe's lines into a queue, then None (at its end, or when it is closed under us)."""
+    try:
+        for line in stream:
+            into.put(line)
+    except (ValueError, OSError):  # closed by Processes.stop while reading
+        pass
+    finally:
+        into.put(None)
+
+
+def flwr_run(app: Path, connection: str, home: Path, timeout: float, log: Path | None = None,
+             processes: Processes | None = None, on_line: Callable[[str], None] | None = None) -> RunOutcome:
     """``flwr run APP CONNECTION --stream``, then the run's final status from the SuperLink.
 
     ``flwr run --stream`` exits 0 when the log stream ends, whether the ServerApp succeeded
     or not; the status (``finished:completed`` / ``finished:failed`` ...) says. The streamed
-    log goes to ``log``, or to this process's output.
+    log goes to ``log``, or to this process's output; every line also to ``on_line``. The
+    ``flwr`` process is started through ``processes`` (a fresh :class:`Processes` when not
+    given), so a timeout, an error or a stop signal ends it. TimeoutError after ``timeout``
+    seconds, with or without output.
     """
-    import re
+    import queue
+    import threading
 
     cmd = [flower_command("flwr"), "run", str(app), connection, "--stream"]
     lines: list[str] = []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=flower_env(home),
-                          stdin=subprocess.DEVNULL, text=True, errors="replace") as process:
+    chosen = Processes(None, flower_env(home)) if processes is None else contextlib.nullcontext(processes)
+    with chosen as procs:
+        process = procs.start("flwr-run", cmd, output="pipe")
+        arrived: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=_lines, args=(process.stdout, arrived), daemon=True).start()
         out = open(log, "w") if log is not None else None  # noqa: SIM115
         deadline = time.monotonic() + timeout
         try:
-            assert process.stdout is not None
-            for line in process.stdout:
-                lines.append(line)
-                if out is not None:
-                    out.write(line)
-                    out.flush()
-                else:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                if time.monotonic() > deadline:
-                    process.kill()
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise TimeoutError(f"flwr run did not finish within {timeout:.0f} s")
-            code = process.wait()
+                try:
+                    line = arrived.get(timeout=min(left, 0.5))
+                except queue.Empty:
+                    continue
+                if line is None:
+                    break
+                lines.append(line)
+                target = out if out is not None else sys.stdout
+                target.write(line)
+                target.flush()
+                if on_line is not None:
+                    on_line(line)
+            try:
+                code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                raise TimeoutError(f"flwr run did not exit within {timeout:.0f} s") from None
         finally:
             if out is not None:
                 out.close()
@@ -367,9 +357,14 @@ def run_loopback(
     timeout: float = 1800.0,
     during: Any = None,
     startup_timeout: float = 180.0,
-    say: Any = None,
+    say: Callable[[str], None] | None = None,
+    status: Callable[[str], None] | None = None,
 ) -> dict:
     """One SuperLink and one SuperNode per view as processes on 127.0.0.1, one ``flwr run``; every process stopped.
+
+    Every process (and all that Flower starts from them) is stopped when the run ends, fails,
+    or (main thread) when SIGTERM, SIGINT or SIGHUP arrives; the signal then surfaces as
+    :class:`~otmix.federated.processes.Interrupted`.
 
     Parameters
     ----------
@@ -380,11 +375,18 @@ def run_loopback(
         Data files, ``audit.jsonl``, ``result.json``, ``checkpoint.json`` and ``logs/``.
     tls : bool
         TLS with a fresh CA, and SuperNode authentication with every agent's key registered.
+    timeout : float
+        Seconds the ``flwr run`` may take.
     during : callable(Processes, Path, str), optional
         Called in a thread with the processes, ``work`` and the SuperLink address once the
         run is submitted (tests use it to kill an agent or to start an intruder).
+    startup_timeout : float
+        Seconds to wait for the SuperLink's port and for the agents to connect.
     say : callable(str), optional
-        Progress messages (processes started, run submitted, where the logs are).
+        Lasting progress messages (processes started, run submitted, where the logs are).
+    status : callable(str), optional
+        What the deployment is doing now (which process is starting, waiting for agents,
+        round k of n), for a spinner; the ServerApp's log lines are read for it.
 
     Returns
     -------
@@ -399,6 +401,7 @@ def run_loopback(
 
     start = time.perf_counter()
     say = say or (lambda text: None)
+    status = status or (lambda text: None)
     work = Path(work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     home = work / "flwr-home"
@@ -408,6 +411,7 @@ def run_loopback(
     if tls:
         from .security import make_agent_key, make_certificates
 
+        status("making TLS certificates")
         certs = work / "certs"
         make_certificates(certs)
     write_connection(home, "otmix", address, None if certs is None else certs / "ca.crt")
@@ -422,15 +426,24 @@ def run_loopback(
         stale.unlink(missing_ok=True)
     app = write_app(work / "app", run_config(config, len(Xs), result_path, work / "audit.jsonl",
                                              work / "checkpoint.json", wait_for_agents=startup_timeout))
+
+    def on_line(line: str) -> None:
+        stage = server_stage(line)
+        if stage is not None:
+            status(stage)
+
     with Processes(work / "logs", flower_env(home)) as procs:
+        status("starting the SuperLink (flower-superlink)")
         link = procs.start("superlink", superlink_command(port, "127.0.0.1", certs, auth=tls))
         wait_for_port(address, startup_timeout, link, procs.log("superlink"))
         say(f"SuperLink listening at {address}{' (TLS, agent authentication)' if tls else ''}")
         for m, path in enumerate(files):
             key = None
             if tls:
+                status(f"registering agent {m}'s key")
                 key, public = make_agent_key(work / f"agent-{m}" / "agent.key")
                 register_agent(public, "otmix", home)
+            status(f"starting agent {m} ({m + 1} of {len(files)}, flower-supernode)")
             procs.start(f"agent-{m}", supernode_command(m, path, address, free_port(),
                                                         None if certs is None else certs / "ca.crt", key,
                                                         state=work / f"agent-{m}" / "state"))
@@ -439,10 +452,13 @@ def run_loopback(
         if during is not None:
             watcher = threading.Thread(target=during, args=(procs, work, address), daemon=True)
             watcher.start()
+        status("submitting the run (flwr run); the SuperLink starts the ServerApp")
         say(f"run submitted with flwr run; server log in {procs.log('flwr-run')}")
-        outcome = flwr_run(app, "otmix", home, timeout, log=procs.log("flwr-run"))
+        outcome = flwr_run(app, "otmix", home, timeout, log=procs.log("flwr-run"), processes=procs,
+                           on_line=on_line)
         if watcher is not None:
             watcher.join(timeout=60)
+        status("stopping the SuperLink and the agents")
     if not outcome.ok or not result_path.exists():
         raise RuntimeError(f"the federated run failed: {outcome.describe()} (log: {procs.log('flwr-run')})")
     result = json.loads(result_path.read_text())

@@ -211,6 +211,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     audit = AuditLog(settings.audit) if settings.audit else None
 
     deadline = time.monotonic() + settings.wait_for_agents
+    LOG.info("waiting for %d agents to connect", settings.n_agents)
     while len(list(grid.get_node_ids())) < settings.n_agents:
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {len(list(grid.get_node_ids()))} of {settings.n_agents} agents connected "
@@ -226,6 +227,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
             pass  # reported by _load_checkpoint below
     rounds = _Rounds(grid, settings, audit, run_key)
     nodes = sorted(grid.get_node_ids())
+    LOG.info("%d agents connected; asking who they are", len(nodes))
     reached = rounds.push([rounds.message(n, "query.encode", {"n_batches": 0}) for n in nodes])
     members: dict[int, _Member] = {}
     trained: dict[int, int] = {}
@@ -287,6 +289,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         live = [m for m in by_modality if m.node in codes]
         if not live:
             raise RuntimeError(f"no agent answered before round {r}; stopping")
+        LOG.info("round %d/%d started: %d agents", r, config.rounds, len(live))
         mixed = server_mix([codes[m.node] for m in live], config, rng)
         t_mixed = time.perf_counter()
         last = r == config.rounds
@@ -378,6 +381,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
             note(f"agent {m.modality} (node {m.node}) left out of the read-out: no answer in the last round")
     if not final:
         raise RuntimeError("no agent answered in the last round; nothing to read out")
+    LOG.info("read-out: fusing and clustering the codes of %d agents", len(final))
     fused = server_readout([Z for _, Z in final], config)
     reached = rounds.push([rounds.message(m.node, "evaluate.assign", arrays={"centers": {"centers": fused.centers}})
                            for m, _ in final])
@@ -402,23 +406,28 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     return result
 
 
-def _ensure_log_handler() -> None:
+def _ensure_log_handler(level: int = logging.INFO) -> None:
     if not LOG.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s otmix server: %(message)s"))
         LOG.addHandler(handler)
-    LOG.setLevel(logging.INFO)
+    LOG.setLevel(level)
 
 
-def make_server_app(settings: ServerSettings | None = None) -> ServerApp:
-    """A ServerApp running :func:`run_server` with ``settings`` (default: read from the run config)."""
+def make_server_app(settings: ServerSettings | None = None, on_round: Callable[[dict], None] | None = None,
+                    log_level: int = logging.INFO) -> ServerApp:
+    """A ServerApp running :func:`run_server` with ``settings`` (default: read from the run config).
+
+    ``on_round`` gets every round's history entry (in-process runs only: the simulation);
+    ``log_level``: of the server's log (WARNING: only the events, such as a dropped agent).
+    """
     app = ServerApp()
 
     @app.main()
     def main(grid: Grid, context: Context) -> None:
-        _ensure_log_handler()
+        _ensure_log_handler(log_level)
         chosen = settings if settings is not None else ServerSettings.from_run_config(dict(context.run_config))
-        run_server(grid, chosen)
+        run_server(grid, chosen, on_round=on_round)
 
     return app
 

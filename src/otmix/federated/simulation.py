@@ -7,7 +7,7 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from .server_app import ServerSettings
 
 def simulate(
     Xs: Sequence[np.ndarray], settings: ServerSettings, state_dir: str | None = None, num_cpus: int | None = None,
+    on_round: Callable[[dict], None] | None = None, verbose: bool = True,
 ) -> dict:
     """Run one federated clustering with every view held by its own virtual agent; return the server's result.
 
@@ -32,6 +33,10 @@ def simulate(
         Where agents also keep their state on disk (needed to resume a stopped run).
     num_cpus : int, optional
         CPUs given to Ray (default: all).
+    on_round : callable(dict), optional
+        Called with every round's history entry as the round ends (a progress display).
+    verbose : bool
+        The server logs every round (INFO); False: only its warnings (dropped agents and such).
 
     Raises
     ------
@@ -62,7 +67,9 @@ def simulate(
             level = flwr_logger.level
             flwr_logger.setLevel(logging.ERROR)  # run_simulation's deprecation notice and per-round chatter
             try:
-                run_simulation(make_server_app(chosen), make_client_app(list(Xs), state_dir),
+                server = make_server_app(chosen, on_round=on_round,
+                                         log_level=logging.INFO if verbose else logging.WARNING)
+                run_simulation(server, make_client_app(list(Xs), state_dir),
                                num_supernodes=len(Xs), backend_config=backend)
             finally:
                 flwr_logger.setLevel(level)
