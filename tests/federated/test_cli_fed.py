@@ -1,7 +1,11 @@
 """`otmix fed ...`: clear one-line errors with exit code 2, key and certificate files, a simulation's JSON."""
 
 import json
+import os
 import socket
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,7 +45,7 @@ def test_simulate_needs_exactly_one_source_and_known_data(tmp_path):
     one_line_error(runner.invoke(app, ["fed", "simulate", "--dataset", "nope"]), "nope")
     one_line_error(runner.invoke(app, ["fed", "simulate", "--data", str(tmp_path / "none.npz")]), "none.npz")
     one_line_error(runner.invoke(app, ["fed", "simulate", "--dataset", "digits2", "--json",
-                                       str(tmp_path / "no" / "out.json")]), "does not exist")
+                                       str(tmp_path)]), "is a folder")
 
 
 def test_agent_reports_bad_data_and_an_unreachable_server(tmp_path, view_file):
@@ -111,8 +115,12 @@ def test_simulate_writes_the_cluster_json_plus_a_federated_block(tmp_path):
     np.savez(data, X0=Xs[0], X1=Xs[1], y0=ys[0], y1=ys[1])
     out = tmp_path / "out.json"
     result = runner.invoke(app, ["fed", "simulate", "--data", str(data), "--rounds", "1", "--local-epochs", "1",
-                                 "--json", str(out), "--audit", str(tmp_path / "audit.jsonl")])
+                                 "--seeds", "1", "--quiet", "--json", str(out), "--audit",
+                                 str(tmp_path / "new" / "audit.jsonl")])
     assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "audit.jsonl").stat().st_size > 0  # its missing folder was created
+    (per_round,) = [line for line in result.output.splitlines() if "per round" in line and "rounds" in line]
+    assert "±" not in per_round, per_round  # one round: the value alone
     payload = json.loads(out.read_text())
     assert set(payload["metrics"]) == {"acc", "purity", "nmi", "ari"}
     assert [v["view"] for v in payload["per_view"]] == [0, 1]
@@ -121,3 +129,134 @@ def test_simulate_writes_the_cluster_json_plus_a_federated_block(tmp_path):
     assert fed["mode"] == "simulation" and fed["rounds"] == 1 and fed["events"] == []
     assert set(fed["bytes_per_round_per_agent"]) == {"0", "1"}
     assert "ACC" in result.output and "per round" in result.output
+
+
+# -- outputs proven writable before any work ------------------------------------------------------------------
+
+UNWRITABLE = "/proc/otmix-test/out.json"  # /proc takes no new files, not even from root
+
+
+@pytest.mark.parametrize("args", [
+    ["fed", "simulate", "--dataset", "digits2", "--json", UNWRITABLE],
+    ["fed", "simulate", "--dataset", "digits2", "--audit", UNWRITABLE],
+    ["fed", "simulate", "--dataset", "digits2", "--checkpoint", UNWRITABLE],
+    ["fed", "simulate", "--dataset", "digits2", "--state-dir", "/proc/otmix-test"],
+    ["fed", "demo", "--json", UNWRITABLE],
+    ["fed", "demo", "--work", "/proc/otmix-test"],
+    ["fed", "certificates", "--out", "/proc/otmix-test"],
+    ["fed", "keygen", "--out", UNWRITABLE],
+    ["fed", "superlink", "--database", UNWRITABLE],
+], ids=lambda args: f"{args[1]} {args[4] if args[1] == 'simulate' else args[2]}")
+def test_an_unwritable_output_fails_first_in_one_line(args):
+    require_flwr()
+    start = time.perf_counter()
+    one_line_error(runner.invoke(app, args), "/proc/otmix-test")
+    assert time.perf_counter() - start < 10  # before any data is loaded or process started
+    assert not Path("/proc/otmix-test").exists()
+
+
+def test_agent_refuses_an_unwritable_state_folder(view_file):
+    require_flwr()
+    one_line_error(runner.invoke(app, ["fed", "agent", "--modality", "0", "--data", str(view_file), "--superlink",
+                                       f"127.0.0.1:{closed_port()}", "--state", "/proc/otmix-test"]),
+                   "/proc/otmix-test")
+
+
+def as_nobody() -> list[str]:
+    """A command prefix that runs as the unprivileged user nobody (root ignores folder permissions)."""
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv"):
+        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "nobody", "--"]
+    pytest.skip("neither setpriv nor runuser to run as an unprivileged user")
+
+
+def test_a_read_only_folder_fails_before_any_work_for_an_unprivileged_user():
+    """A folder without write permission (chmod 555): one line, exit code 2, nothing written, no data loaded."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    require_flwr()
+    prefix = as_nobody()
+    folder = Path(tempfile.mkdtemp(prefix="otmix-readonly-"))  # under /tmp: reachable by nobody
+    try:
+        folder.chmod(0o555)
+        otmix = str(Path(sys.executable).parent / "otmix")
+        for args in (["simulate", "--dataset", "digits2", "--json", str(folder / "out.json")],
+                     ["certificates", "--out", str(folder / "certs")]):
+            done = subprocess.run([*prefix, otmix, "fed", *args], capture_output=True, text=True, timeout=120,
+                                  cwd="/", env={**os.environ, "HOME": "/tmp"})
+            lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+            assert done.returncode == 2, (done.returncode, lines)
+            assert len(lines) == 1 and lines[0].startswith("error: ") and str(folder) in lines[0], lines
+            assert "Permission denied" in lines[0], lines
+            assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+
+
+def test_every_fed_option_shows_its_default_and_simulate_runs_five_seeds_like_cluster():
+    import click
+    import typer.main
+
+    group = typer.main.get_command(app)
+    ctx = click.Context(group)
+    cluster_seeds = next(p for p in group.commands["cluster"].params if p.name == "seeds").default
+    fed = group.commands["fed"]
+    simulate_params = {p.name: p for p in fed.commands["simulate"].params}
+    assert simulate_params["seeds"].default == cluster_seeds == 5
+    assert "quiet" in simulate_params
+    for name, command in fed.commands.items():
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.required or param.name == "help":
+                continue
+            record = param.get_help_record(ctx)
+            assert record is not None and "default" in record[1], (name, param.name, record)
+
+
+# -- without the fl extra ---------------------------------------------------------------------------------------
+
+
+def test_without_flower_fed_commands_say_pip_install_in_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "flwr", None)  # `import flwr` raises ModuleNotFoundError(name="flwr")
+    for args in (["fed", "simulate", "--dataset", "digits2"], ["fed", "demo"],
+                 ["fed", "superlink"], ["fed", "run", "--superlink", "127.0.0.1:1", "--agents", "2", "--clusters",
+                                        "2", "--result", "/tmp/r.json"]):
+        one_line_error(runner.invoke(app, args), "pip install 'otmix[fl]'", "flwr is not installed")
+    monkeypatch.setitem(sys.modules, "cryptography", None)
+    one_line_error(runner.invoke(app, ["fed", "keygen", "--out", "/tmp/k"]), "pip install 'otmix[fl]'")
+
+
+FAKE_FLWR = 'raise ModuleNotFoundError("No module named \'flwr\'", name="flwr")\n'
+
+
+def test_without_flower_in_a_fresh_interpreter_the_rest_of_otmix_works(tmp_path):
+    """A `flwr` on PYTHONPATH that fails to import, as if the fl extra were missing: `otmix fed ...` is one
+    line with exit code 2; `otmix --help`, `otmix fed simulate --help` and `otmix demo` still work."""
+    import subprocess
+    import sys
+
+    (tmp_path / "flwr").mkdir()
+    (tmp_path / "flwr" / "__init__.py").write_text(FAKE_FLWR)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    otmix = str(Path(sys.executable).parent / "otmix")
+
+    def run(*args):
+        return subprocess.run([otmix, *args], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+
+    done = run("fed", "simulate", "--dataset", "digits2")
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert lines == ["error: otmix fed needs the federated extra (flwr is not installed): pip install 'otmix[fl]'"]
+    for args in (["--help"], ["fed", "simulate", "--help"], ["demo"]):
+        done = run(*args)
+        assert done.returncode == 0, (args, done.stderr[-2000:])
+        assert "Traceback" not in done.stderr
+    assert "ACC" in done.stdout  # otmix demo ran its clustering

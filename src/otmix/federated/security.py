@@ -22,13 +22,25 @@ from pathlib import Path
 from ..atomic import atomic_path
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    with atomic_path(path, mode=mode) as tmp:
-        tmp.write_bytes(data)
+def _write_all(files: Sequence[tuple[Path, bytes, int]]) -> None:
+    """Write every (path, bytes, mode), each atomically; if one fails, the ones written here are removed again
+    (so a failure leaves no mismatched set of keys and certificates)."""
+    written: list[Path] = []
+    try:
+        for path, data, mode in files:
+            with atomic_path(path, mode=mode) as tmp:
+                tmp.write_bytes(data)
+            written.append(path)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def make_certificates(folder: str | Path, hosts: Sequence[str] = ("localhost",), days: int = 365) -> dict[str, Path]:
     """Write ``ca.crt``, ``ca.key``, ``server.pem``, ``server.key`` into ``folder``; return their paths.
+
+    All four are made first, then written (each atomically; all or none).
 
     ``hosts``: DNS names or IP addresses the SuperLink is reached at (127.0.0.1 and
     localhost are always added).
@@ -75,10 +87,10 @@ def make_certificates(folder: str | Path, hosts: Sequence[str] = ("localhost",),
                                  serialization.NoEncryption())
 
     paths = {name: folder / name for name in ("ca.crt", "ca.key", "server.pem", "server.key")}
-    _write(paths["ca.crt"], ca.public_bytes(serialization.Encoding.PEM), 0o644)
-    _write(paths["ca.key"], pkcs8(ca_key), 0o600)
-    _write(paths["server.pem"], server.public_bytes(serialization.Encoding.PEM), 0o644)
-    _write(paths["server.key"], pkcs8(server_key), 0o600)
+    _write_all([(paths["ca.crt"], ca.public_bytes(serialization.Encoding.PEM), 0o644),
+                (paths["ca.key"], pkcs8(ca_key), 0o600),
+                (paths["server.pem"], server.public_bytes(serialization.Encoding.PEM), 0o644),
+                (paths["server.key"], pkcs8(server_key), 0o600)])
     return paths
 
 
@@ -91,8 +103,8 @@ def make_agent_key(path: str | Path) -> tuple[Path, Path]:
     private.parent.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP384R1())
     public = private.with_name(private.name + ".pub")
-    _write(private, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                      serialization.NoEncryption()), 0o600)
-    _write(public, key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                                 serialization.PublicFormat.OpenSSH) + b"\n", 0o644)
+    _write_all([(private, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                            serialization.NoEncryption()), 0o600),
+                (public, key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                                       serialization.PublicFormat.OpenSSH) + b"\n", 0o644)])
     return private, public
