@@ -44,7 +44,6 @@ Compiled with numba when it is installed (``cache=True``); without numba,
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 try:
     from llvmlite import ir
@@ -376,6 +375,8 @@ def solve_assignment(cost: np.ndarray, col_duals: np.ndarray | None = None) -> t
     cost = np.ascontiguousarray(cost)
     n = cost.shape[0]
     if not HAVE_NUMBA:
+        from scipy.optimize import linear_sum_assignment
+
         _, cols = linear_sum_assignment(cost)
         return cols, None
     if n == 0:

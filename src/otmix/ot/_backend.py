@@ -8,18 +8,24 @@ handed back with the caller's array type, dtype and device.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
-try:  # torch is a hard dependency of otmix, but the solvers do not need it.
-    import torch
-except ImportError:  # pragma: no cover - exercised only without torch
-    torch = None  # type: ignore[assignment]
+
+def torch_module() -> Any:
+    """The torch module when it is already imported, else None.
+
+    The solvers never import torch themselves (it takes seconds): a tensor can only be
+    passed in once its caller has imported torch, so ``sys.modules`` tells.
+    """
+    return sys.modules.get("torch")
 
 
 def is_torch(x: Any) -> bool:
     """Return True if ``x`` is a torch tensor."""
+    torch = torch_module()
     return torch is not None and isinstance(x, torch.Tensor)
 
 
@@ -30,7 +36,7 @@ def to_numpy(x: Any) -> np.ndarray:
     (half the transfer for float32; some devices, e.g. MPS, have no float64).
     """
     if is_torch(x):
-        return x.detach().cpu().to(torch.float64).numpy()
+        return x.detach().cpu().to(torch_module().float64).numpy()
     return np.asarray(x, dtype=np.float64)
 
 
@@ -41,6 +47,7 @@ def like(arr: np.ndarray, ref: Any) -> Any:
     ``ref.device`` (the accelerator never sees the float64 solver output).
     """
     if is_torch(ref):
+        torch = torch_module()
         dtype = ref.dtype if ref.dtype.is_floating_point else torch.get_default_dtype()
         return torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype, device="cpu").to(ref.device)
     if isinstance(ref, np.ndarray) and np.issubdtype(ref.dtype, np.floating):

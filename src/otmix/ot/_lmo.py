@@ -8,12 +8,12 @@ product with a vertex is a gather, never a dense n x m pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import ot
-import scipy.sparse as sp
 
-from ._assignment import solve_assignment
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 # Network simplex iterations: POT's default (1e5) is reached near n = 2048 and then
 # returns a suboptimal plan. This bound is far above what an exact solve needs.
@@ -50,6 +50,8 @@ class Vertex:
         return permutation_of(self.rows, self.cols, self.values, self.shape) is not None
 
     def to_sparse(self) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         return sp.csr_matrix((self.values, (self.rows, self.cols)), shape=self.shape)
 
 
@@ -82,9 +84,13 @@ def exact_lmo(
     """
     n, m = cost.shape
     if n == m and is_uniform(p) and is_uniform(q):
+        from ._assignment import solve_assignment  # compiled kernels: imported on first use
+
         cols, duals = solve_assignment(cost, duals)
         return Vertex(np.arange(n), cols, np.full(n, float(p[0])), (n, m)), duals
     shifted = cost - cost.min()  # constant shifts keep the argmin on Π(p, q)
+    import ot  # POT takes seconds to import: only when needed
+
     plan, log = ot.emd(p, q, shifted, numItermax=EMD_MAX_ITER, log=True)
     if log.get("result_code", 1) != 1:
         raise RuntimeError(f"exact OT failed: {log.get('warning')}")

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from ._backend import is_torch, like, matmul_const, to_numpy, torch
+from ._backend import is_torch, like, matmul_const, to_numpy, torch_module
 from ._constraints import (
     barycenter_constraints,
     barycenter_point_labels,
@@ -406,6 +406,7 @@ def _hand_back(
     if sparse_plans:
         plans_sp = [sp.csr_array(T) for T in plans]
         if is_torch(ref):
+            torch = torch_module()
             plans_out = [_torch_sparse(T, Zm) for T, Zm in zip(plans_sp, Zs)]
             Z_out = sum(lam * torch.sparse.mm(T, Zm.to(T.dtype)) for lam, T, Zm in zip(lambdas, plans_out, Zs)) * n_b
             return Z_out, plans_out
@@ -419,6 +420,7 @@ def _hand_back(
 
 
 def _torch_sparse(plan: sp.csr_array, Zm: Any) -> Any:
+    torch = torch_module()
     coo = plan.tocoo()
     dtype = Zm.dtype if Zm.dtype.is_floating_point else torch.get_default_dtype()  # as like() does
     indices = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.int64, device=Zm.device)

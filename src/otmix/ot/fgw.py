@@ -34,16 +34,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
-from numba import njit
 
 from ._backend import like, to_numpy
 from ._constraints import PlanConstraints, check_labels, check_links, pair_constraints
+from ._jit import lazy_njit
 from ._lmo import exact_lmo
 from ._validation import check_alpha, check_distribution, check_matrix, check_structure
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 TINY = 1e-300
 
@@ -84,7 +86,7 @@ class _CGOutput:
     log: dict[str, Any]
 
 
-@njit(cache=True, nogil=True)
+@lazy_njit(cache=True, nogil=True)
 def _pair_sum(A, B, rows, cols, vals):  # pragma: no cover - compiled; tested through fgw_objective
     """``sum_{e,f} vals[e] vals[f] A[rows[e], rows[f]] B[cols[e], cols[f]]`` in float64."""
     total = 0.0
@@ -111,6 +113,8 @@ def _sandwich(A: np.ndarray, T: np.ndarray, B: np.ndarray) -> np.ndarray:
     """``A @ T @ B`` that exploits a sparse ``T`` (at most n + m non-zeros)."""
     n, m = T.shape
     if np.count_nonzero(T) <= n + m:
+        import scipy.sparse as sp
+
         return A @ (sp.csr_matrix(T) @ B)
     return A @ (T @ B)
 
@@ -297,12 +301,16 @@ class _SparsePlan:
         if not keep.all():
             self.rows, self.cols, self.vals = self.rows[keep], self.cols[keep], self.vals[keep]
         if self.vals.size > 4 * (self.p.size + self.q.size):
+            import scipy.sparse as sp
+
             merged = sp.coo_array((self.vals, (self.rows, self.cols)), shape=(self.p.size, self.q.size))
             merged.sum_duplicates()
             self.rows, self.cols, self.vals = merged.row.astype(np.int64), merged.col.astype(np.int64), merged.data
 
     def to_csr(self) -> sp.csr_array:
         """The plan as a sparse matrix (only when no dense start is left, ``w0 == 0``)."""
+        import scipy.sparse as sp
+
         plan = sp.csr_array((self.vals, (self.rows, self.cols)), shape=(self.p.size, self.q.size))
         plan.sum_duplicates()
         return plan
@@ -321,7 +329,7 @@ class _SparsePlan:
         return T
 
 
-@njit(cache=True, nogil=True)
+@lazy_njit(cache=True, nogil=True)
 def _cg_update(ATB, AVB, tau, G, alpha_D, coef):  # pragma: no cover - compiled; tested through fgw
     """One pass: ``ATB <- (1-τ) ATB + τ AVB`` and ``G <- αD + coef ATB`` (G in its own dtype)."""
     n, m = ATB.shape

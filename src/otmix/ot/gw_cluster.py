@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import ot
-from scipy.spatial.distance import cdist
 
 from ._backend import is_torch, like, to_numpy
 from ._validation import check_matrix
@@ -56,6 +54,8 @@ class GWClusterResult:
 
 def median_bandwidth(Z: np.ndarray) -> float:
     """Median heuristic: σ = median of the pairwise distances (1.0 if all coincide)."""
+    from scipy.spatial.distance import cdist
+
     d = cdist(Z, Z)
     off = d[np.triu_indices(Z.shape[0], k=1)]
     sigma = float(np.median(off)) if off.size else 1.0
@@ -69,6 +69,8 @@ def gaussian_kernel(Z: Any, bandwidth: float) -> Any:
 
         sq = torch.cdist(Z, Z).pow(2)
         return torch.exp(-sq / (2.0 * bandwidth**2))
+    from scipy.spatial.distance import cdist
+
     return np.exp(-cdist(Z, Z, "sqeuclidean") / (2.0 * bandwidth**2))
 
 
@@ -80,11 +82,15 @@ def _initial_plan(Z: np.ndarray, n_clusters: int, init: Any, rng: np.random.Gene
             from sklearn.cluster import KMeans
 
             km = KMeans(n_clusters, n_init=4, random_state=int(rng.integers(2**31 - 1))).fit(Z)
+            from scipy.spatial.distance import cdist
+
             cost = cdist(Z, km.cluster_centers_, "sqeuclidean")
         elif init == "random":
             cost = rng.random((n, n_clusters))
         else:
             raise ValueError(f"init must be one of {INITS} or an array, got {init!r}")
+        import ot
+
         return ot.emd(mu_b, mu_c, cost, numItermax=10_000_000)  # balanced assignment
     return check_plan_init(to_numpy(init), mu_b, mu_c)
 

@@ -62,12 +62,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import ot
 import scipy.sparse as sp
-from numba import njit
 from threadpoolctl import threadpool_limits
 
 from ._assignment import solve_assignment
+from ._jit import lazy_njit
 from ._lmo import EMD_MAX_ITER, permutation_of
 from .fgw import solve_fgw_cg
 from .structure import _sq_distances, feature_cost, pair_structure, self_structure_constant, structure_matrix
@@ -201,7 +200,7 @@ class _StructureRows:
         return pair_structure(self.X[rows_in], self.X, self.structure)
 
 
-@njit(cache=True, nogil=True)
+@lazy_njit(cache=True, nogil=True)
 def _gathered_sq_diff_sum(A_rows, B_rows, perm):  # pragma: no cover - compiled; tested through the objective
     """``sum_{i,k} (A_rows[i, k] - B_rows[i, perm[k]])^2``, accumulated in float64."""
     total = 0.0
@@ -297,6 +296,8 @@ def _plan_through_clusters(
     only the free barycenter points and the rows of ``members`` (which then leave out the
     fully linked rows) are transported, and the linked entries are added as they are.
     """
+    import ot
+
     n_m = costs.V.shape[0]
     free = _free_part(n_b, n_m, None) if free is None else free
     rows_b, p = free.rows_b, free.p
