@@ -79,3 +79,5 @@ def test_demo_stopped_by_a_signal_leaves_no_process(tmp_path, sig, wait_for):
     assert lines == [f"error: stopped by {signal.Signals(sig).name}; every process started for the demo has been "
                      "stopped"], err
     assert not (work / "result.json").exists()
+    # off a terminal the progress display is one line per stage
+    assert "starting the SuperLink (flower-superlink)" in out and "starting agent 1 (2 of 2" in out, out

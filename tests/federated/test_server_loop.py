@@ -141,3 +141,30 @@ def test_a_new_run_does_not_continue_from_an_old_runs_agent_state(tmp_path):
         run_server(ScriptedGrid(make_client_app(Xs, state_dir=str(tmp_path)), 2, lambda *a: 0.0),
                    ServerSettings(small_config(2), n_agents=2, poll_interval=0.05))
     assert Agent.from_bytes((tmp_path / "agent-0.pt").read_bytes()).rounds_trained == 2  # not 4
+
+
+def test_the_server_log_tells_the_progress_display_every_stage_in_order(caplog):
+    """The demo's progress comes from the ServerApp's log lines (streamed by flwr run): read the real ones."""
+    import logging
+
+    from otmix.federated.client_app import make_client_app
+    from otmix.federated.deploy import server_stage
+    from otmix.federated.server_app import ServerSettings, run_server
+
+    Xs, _ = make_blob_views()
+    rounds_seen = []
+    with caplog.at_level(logging.INFO, logger="otmix.federated.server"):
+        run_server(ScriptedGrid(make_client_app(Xs), 2, lambda *a: 0.0),
+                   ServerSettings(small_config(2), n_agents=2, poll_interval=0.05),
+                   on_round=lambda entry: rounds_seen.append(entry["round"]))
+    stages = [server_stage(f"INFO otmix server: {record.getMessage()}") for record in caplog.records]
+    assert [s for s in stages if s is not None] == [
+        "waiting for 2 agents to connect",
+        "2 agents connected, introducing themselves (each message starts a ClientApp process)",
+        "agents known; waiting for their first codes",
+        "round 1 of 2: mixing, then local training",
+        "round 2 of 2: mixing, then local training",
+        "read-out: fusing and clustering the codes of all rows",
+        "sending the cluster centres to the agents",
+    ]
+    assert rounds_seen == [1, 2]

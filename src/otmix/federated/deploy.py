@@ -246,7 +246,8 @@ _STAGES = (
      "{0} agents connected, introducing themselves (each message starts a ClientApp process)"),
     (re.compile(r"otmix server: agents: "), "agents known; waiting for their first codes"),
     (re.compile(r"otmix server: round (\d+)/(\d+) started"), "round {0} of {1}: mixing, then local training"),
-    (re.compile(r"otmix server: read-out"), "read-out: clustering the fused codes"),
+    (re.compile(r"otmix server: read-out took"), "sending the cluster centres to the agents"),
+    (re.compile(r"otmix server: read-out"), "read-out: fusing and clustering the codes of all rows"),
 )
 
 

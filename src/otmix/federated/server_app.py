@@ -382,7 +382,9 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     if not final:
         raise RuntimeError("no agent answered in the last round; nothing to read out")
     LOG.info("read-out: fusing and clustering the codes of %d agents", len(final))
+    t_readout = time.perf_counter()
     fused = server_readout([Z for _, Z in final], config)
+    LOG.info("read-out took %.1f s; sending the cluster centres to the agents", time.perf_counter() - t_readout)
     reached = rounds.push([rounds.message(m.node, "evaluate.assign", arrays={"centers": {"centers": fused.centers}})
                            for m, _ in final])
     assigned = rounds.collect(reached, config.reply_timeout)
