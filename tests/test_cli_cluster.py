@@ -98,10 +98,10 @@ def test_cluster_on_real_prokaryotic(real_data, tmp_path):
 
 
 def test_csv_views_with_a_header_row_are_read_and_the_skipped_header_is_said(tmp_path):
-    Xs, ys = make_blob_views(n_rows=(60, 50), seed=1)
+    Xs, _ = make_blob_views(n_rows=(60, 50), seed=1)
     folder = tmp_path / "views"
     folder.mkdir()
-    for name, X, y in (("a", Xs[0], ys[0]), ("b", Xs[1], ys[1])):
+    for name, X in (("a", Xs[0]), ("b", Xs[1])):
         header = ",".join(f"{name}{j}" for j in range(X.shape[1]))
         np.savetxt(folder / f"{name}.csv", X, delimiter=",", header=header, comments="")
     out = tmp_path / "out.json"
