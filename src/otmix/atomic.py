@@ -63,10 +63,15 @@ def check_writable(path: str | os.PathLike, *, create_folder: bool = True) -> Pa
     []
     """
     path = Path(path)
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+        folder = path.parent if str(path.parent) else Path(".")
+        exists = folder.exists()
+    except OSError as exc:  # a folder above cannot even be entered
+        raise UnwritableOutput(f"cannot write {path}: {exc.strerror or exc}") from None
+    if is_dir:
         raise UnwritableOutput(f"{path} is a folder; give a file name")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.exists():
+    if not exists:
         if not create_folder:
             raise UnwritableOutput(f"folder {folder} does not exist")
         try:

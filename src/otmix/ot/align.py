@@ -55,6 +55,8 @@ from .structure import check_structure_kind, feature_cost, structure_matrix
 
 ALIGNABLE_THRESHOLD = 0.5
 RESTART_VERTEX = 0.2  # share of the random vertex in a restart's start (0.5 found ORL's twins less often)
+MIN_LINKS_TO_HOLD_OUT = 5  # with fewer links the score is the restarts' agreement, as without links
+HELD_OUT = 0.2  # share of the links held out per split of the linked score
 NEAR_OPTIMAL = 0.1  # restarts within 10 % (of the mean objective) of the best count as near-optimal
 
 
@@ -247,23 +249,31 @@ def align_views(
             cost, first_alpha = link_cost(Zr, Zm, pairs), alpha
         else:
             cost, first_alpha = np.zeros((n_r, Zm.shape[0])), 0.0
-        found = []
-        for s in range(int(restarts)):
-            init = None if s == 0 else _restart_start(n_r, Zm.shape[0], rng, pairs)
-            res = fgw(cost, A, B, alpha=first_alpha, init=init, max_iter=max_iter, links=pairs)
-            objectives[m, s] = res.value
-            found.append(res.plan)
-        order = np.argsort(objectives[m])
-        best = int(order[0])
-        best_restart[m] = best
-        free = np.setdiff1d(np.arange(n_r), pairs[:, 0]) if pairs is not None else None
-        others = _near_optimal(objectives[m], order)
-        score = float(np.mean([plan_agreement(found[best], found[k], free) for k in others])) if len(others) else 1.0
+        if pairs is not None and pairs.shape[0] >= MIN_LINKS_TO_HOLD_OUT:
+            T, score, objectives[m] = _held_out_score(Zr, Zm, A, B, pairs, alpha, int(restarts), rng, max_iter)
+            best_restart[m] = None
+        else:
+            found = []
+            for s in range(int(restarts)):
+                init = None if s == 0 else _restart_start(n_r, Zm.shape[0], rng, pairs)
+                res = fgw(cost, A, B, alpha=first_alpha, init=init, max_iter=max_iter, links=pairs)
+                objectives[m, s] = res.value
+                found.append(res.plan)
+            order = np.argsort(objectives[m])
+            best = int(order[0])
+            best_restart[m] = best
+            free = np.setdiff1d(np.arange(n_r), pairs[:, 0]) if pairs is not None else None
+            others = _near_optimal(objectives[m], order)
+            score = float(np.mean([plan_agreement(found[best], found[k], free) for k in others])) if len(others) \
+                else 1.0
+            T = found[best]
         pairs_out.append(Alignability((r, m), score, score >= ALIGNABLE_THRESHOLD))
-        T = found[best]
         R = _plan_rotation(T, Zr, Zm)
         for k in range(int(rounds)):
-            res = fgw(feature_cost(Zr, Zm @ R), A, B, alpha=alpha, init=T, max_iter=max_iter, links=pairs)
+            rotated = feature_cost(Zr, Zm @ R)
+            if pairs is not None:  # keep what the links say beside the rotated coordinates
+                rotated = rotated / max(rotated.mean(), 1e-300) + cost / max(cost.mean(), 1e-300)
+            res = fgw(rotated, A, B, alpha=alpha, init=T, max_iter=max_iter, links=pairs)
             changed = not np.array_equal(res.plan, T)
             T = res.plan
             R = _plan_rotation(T, Zr, Zm)
@@ -274,6 +284,29 @@ def align_views(
     aligned = [Z @ R for Z, R in zip(scaled, rotations)]
     log = {"best_restart": best_restart, "rounds": rounds_done, "scales": list(scales)}
     return AlignResult(r, plans, rotations, aligned, objectives, pairs_out, log)
+
+
+def _held_out_score(
+    Zr: np.ndarray, Zm: np.ndarray, A: np.ndarray, B: np.ndarray, pairs: np.ndarray, alpha: float, splits: int,
+    rng: np.random.Generator, max_iter: int,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """With links: the plan from all links, and the share of held-out linked rows matched to their partner.
+
+    Every split holds out ``HELD_OUT`` of the links, solves with the others (link cost, FGW at
+    ``alpha``) and counts the held-out rows whose heaviest match is their linked partner: an
+    estimate of the twin rate of the unlinked rows, free of labels.
+    """
+    plan = fgw(link_cost(Zr, Zm, pairs), A, B, alpha=alpha, max_iter=max_iter, links=pairs).plan
+    k = pairs.shape[0]
+    n_out = max(1, int(round(HELD_OUT * k)))
+    recovered, values = [], np.full(splits, np.nan)
+    for s in range(splits):
+        out = rng.choice(k, size=n_out, replace=False)
+        kept = np.delete(pairs, out, axis=0)
+        res = fgw(link_cost(Zr, Zm, kept), A, B, alpha=alpha, max_iter=max_iter, links=kept)
+        values[s] = res.value
+        recovered.append(np.mean(res.plan[pairs[out, 0]].argmax(axis=1) == pairs[out, 1]))
+    return plan, float(np.mean(recovered)), values
 
 
 def _near_optimal(values: np.ndarray, order: np.ndarray, share: float = NEAR_OPTIMAL) -> np.ndarray:
