@@ -35,8 +35,9 @@ def running(pid: int) -> bool:
 def wait_for_line(path: Path, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
+        text = path.read_text() if path.exists() else ""
+        if text.endswith("\n"):  # the whole line
+            return text.strip()
         time.sleep(0.05)
     raise AssertionError(f"nothing written to {path} within {timeout} s")
 
@@ -59,8 +60,10 @@ def test_stop_finds_marked_processes_whose_parent_is_gone(tmp_path):
         leader = procs.start("leader", [sys.executable, "-c", DETACHING])
         grandchild = int(wait_for_line(tmp_path / "leader.log"))
         procs.kill("leader", signal.SIGKILL)
-        assert leader.returncode is not None and running(grandchild)
-        assert live_processes(procs.marker) == {grandchild}
+        assert leader.returncode is not None, "the leader was not reaped"
+        assert running(grandchild), f"the grandchild {grandchild} died with its leader"
+        found = live_processes(procs.marker)
+        assert found == {grandchild}, {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in found}
     assert not running(grandchild)
 
 
@@ -80,7 +83,7 @@ SIGNALLED = textwrap.dedent("""
     try:
         with Processes(folder, dict(os.environ)) as procs:
             procs.start("leader", [sys.executable, "-c", sys.argv[2]])
-            while not (folder / "leader.log").read_text().strip():
+            while not (folder / "leader.log").read_text().endswith("\\n"):
                 time.sleep(0.05)
             (folder / "ready").write_text("")
             time.sleep(300)
