@@ -1,8 +1,9 @@
-"""Data for otmix: view checks, preprocessing, unaligning, and the data sets (built-in, named, user files)."""
+"""Data for otmix: view checks, preprocessing, unaligning, links, and the data sets (built-in, named, user files)."""
 
 from .dataset import Dataset
 from .datasets import DATASET_NAMES, data_root, load_dataset, load_path
 from .digits2 import make_digits2
+from .links import link_seed, read_link_file, simulate_links
 from .preprocess import PREPROCESSING, preprocess_view, preprocess_views
 from .supervised import SUPERVISED_NAMES, SupervisedData, load_supervised
 from .synthetic import make_latent_views
@@ -17,6 +18,7 @@ __all__ = [
     "Dataset",
     "check_views",
     "data_root",
+    "link_seed",
     "load_dataset",
     "load_path",
     "load_supervised",
@@ -24,5 +26,7 @@ __all__ = [
     "make_latent_views",
     "preprocess_view",
     "preprocess_views",
+    "read_link_file",
+    "simulate_links",
     "unalign",
 ]
