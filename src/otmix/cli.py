@@ -12,6 +12,7 @@ from . import __version__
 from .cli_common import (
     DEVICE_HELP,
     NOT_WRITTEN,
+    alignment_table,
     check_device,
     check_outputs,
     console,
@@ -113,8 +114,18 @@ def cluster(
         None, help="A user file (.mat with cell X, .npz with X0..Xk) or a folder of .npy/.csv views (a csv may "
         "start with one header row, which is skipped).", show_default=False),
     clusters: int | None = typer.Option(None, help="Number of clusters.", show_default="the number of label classes"),
-    unaligned: bool = typer.Option(
-        True, "--unaligned/--aligned", help="Permute every view independently or keep rows as loaded."),
+    unaligned: bool | None = typer.Option(
+        None, "--unaligned/--aligned", help="Permute every view independently or keep rows as loaded.",
+        show_default="--unaligned; rows as loaded with --link-file"),
+    links: float | None = typer.Option(
+        None, "--links", metavar="FRACTION", help="Simulate links on an aligned data set: every view is permuted on "
+        "its own (from the seed) and this fraction of the entities, drawn from the seed, stays linked (0 <= "
+        "FRACTION < 1).", show_default="no links"),
+    link_file: Path | None = typer.Option(
+        None, "--link-file", metavar="FILE", help="Links between the rows as given: csv, one line per entity, one "
+        "column per view, row indices (0 = a view's first row), an empty cell where the entity is absent, an "
+        "optional header row of names. The rows are then used in the order given, never permuted.",
+        show_default="no links"),
     seeds: int = typer.Option(5, min=1, help="Number of seeds (0..seeds-1); results are mean ± std over them."),
     epochs: int | None = typer.Option(None, min=1, help="Training epochs (early stopping may end sooner).",
                                       show_default=f"{_DEFAULTS['epochs']}, from the data set's config"),
@@ -141,14 +152,18 @@ def cluster(
 
     if (dataset is None) == (data is None):
         fail("give exactly one of --dataset NAME or --data PATH")
+    aligned = _check_link_options(links, link_file, unaligned)
     created = check_outputs(json_out, plot, "--plot")
     with removed_on_failure(created):
-        payload, runs, ds = _run_cluster(dataset, data, clusters, unaligned, seeds, config, preprocess, quiet,
+        payload, runs, ds = _run_cluster(dataset, data, clusters, aligned, seeds, config, preprocess, quiet,
                                          plot is not None,
                                          {"epochs": epochs, "w_otm": w_otm, "mix": mix, "readout": readout,
-                                          "device": device})
+                                          "device": device}, links, link_file)
         if payload["metrics"]:
             console.print(scores_table(payload))
+        table = alignment_table(payload)
+        if table is not None:
+            console.print(table)
         console.print(f"done in {payload['seconds']:.1f} s")
         writers = {}
         if plot is not None:
@@ -158,7 +173,29 @@ def cluster(
         write_outputs(writers)
 
 
-def _run_cluster(dataset, data, clusters, unaligned, seeds, config, preprocess, quiet, keep_estimator, options):
+def _check_link_options(links: float | None, link_file: Path | None, unaligned: bool | None) -> bool:
+    """Check ``--links``, ``--link-file`` and ``--unaligned/--aligned`` together (before any work); return ``aligned``.
+
+    ``--links`` simulates links on views it permutes, so it refuses ``--aligned``; a link file names
+    rows of the data as given, so with ``--link-file`` the rows are kept as loaded and ``--unaligned``
+    is refused.
+    """
+    if links is not None and link_file is not None:
+        fail("give at most one of --links FRACTION (simulated links) and --link-file FILE (your links)")
+    if links is not None:
+        if not (math.isfinite(links) and 0.0 <= links < 1.0):
+            fail(f"--links must be a fraction in [0, 1), got {links:g}")
+        if unaligned is False:
+            fail("--links simulates links on views it permutes; it cannot be combined with --aligned")
+    if link_file is not None:
+        if unaligned is True:
+            fail("--link-file names rows of the data as given, so the rows are never permuted; drop --unaligned")
+        return True
+    return unaligned is False
+
+
+def _run_cluster(dataset, data, clusters, aligned, seeds, config, preprocess, quiet, keep_estimator, options,
+                 links=None, link_file=None):
     """Load, train every seed and score: the work of ``otmix cluster`` (one-line errors, exit 2)."""
     from .cluster_job import run_clustering
     from .data import load_dataset, load_path
@@ -181,6 +218,7 @@ def _run_cluster(dataset, data, clusters, unaligned, seeds, config, preprocess, 
                       f"{[X.shape[1] for X in ds.Xs]}, preprocessing {ds.preprocessing}")
         for note in ds.notes:
             console.print(f"note: {note}")
+        spec = _links_spec(ds, links, link_file)
 
         def on_seed(run) -> None:
             if run.overall:
@@ -189,14 +227,40 @@ def _run_cluster(dataset, data, clusters, unaligned, seeds, config, preprocess, 
             else:
                 console.print(f"seed {run.seed}: done ({run.epochs_run} epochs, {run.seconds:.1f} s; no labels)")
 
-        payload, runs = run_clustering(ds, seeds=range(seeds), aligned=not unaligned, n_clusters=clusters,
+        payload, runs = run_clustering(ds, seeds=range(seeds), aligned=aligned, n_clusters=clusters,
                                        overrides=overrides, verbose=not quiet, on_seed=on_seed,
-                                       keep_estimators=1 if keep_estimator else 0)
+                                       keep_estimators=1 if keep_estimator else 0, links=spec,
+                                       rows_match=dataset is not None or links is not None)
     except (ValueError, FileNotFoundError, FloatingPointError) as exc:
         fail(one_line(exc))
     if tuned is not None:
         payload["tuned"] = tuned
+    if link_file is not None:
+        payload["links"]["file"] = str(link_file)
     return payload, runs, ds
+
+
+def _links_spec(ds, links: float | None, link_file: Path | None):
+    """The links of a run (a fraction, a table read from ``link_file``, or None), checked against the data.
+
+    Raises the one-line ``ValueError`` of a bad link file, or of ``--links`` on views of different sizes.
+    """
+    if link_file is not None:
+        from .data import read_link_file
+
+        table = read_link_file(link_file, ds.n_samples)
+        console.print(f"links: {len(table)} entities from {link_file}; the rows are used as given (not permuted)",
+                      soft_wrap=True, markup=False, highlight=False)
+        return table
+    if links is not None:
+        if len(set(ds.n_samples)) > 1:
+            raise ValueError(f"--links simulates links on an aligned data set (every view the same rows); "
+                             f"{ds.name} has views of {ds.n_samples} rows (give your links with --link-file)")
+        n = int(round(links * ds.n_samples[0]))
+        console.print(f"links: {links:g} of the entities ({n} per seed, drawn from the seed) stay linked after "
+                      "every view is permuted")
+        return float(links)
+    return None
 
 
 def _tsne(run, name: str):

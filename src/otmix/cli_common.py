@@ -16,8 +16,9 @@ from rich.table import Table
 
 from .atomic import write_json_atomic
 
-__all__ = ["DEVICE_HELP", "NOT_WRITTEN", "PLOT_SUFFIXES", "check_device", "check_outputs", "console", "err_console",
-           "fail", "figure_writer", "json_writer", "one_line", "scores_table", "write_json_atomic", "write_outputs"]
+__all__ = ["DEVICE_HELP", "NOT_WRITTEN", "PLOT_SUFFIXES", "alignment_table", "check_device", "check_outputs", "console",
+           "err_console", "fail", "figure_writer", "json_writer", "links_note", "one_line", "scores_table",
+           "write_json_atomic", "write_outputs"]
 
 # Piped output (logs, CI) gets 120 columns instead of rich's 80, so the score tables do not wrap.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -99,20 +100,77 @@ def check_device(device: str | None) -> None:
         resolve_device(device)
 
 
+def links_note(links: dict | None) -> str:
+    """How a payload's ``links`` block reads in a title (nothing without links).
+
+    Examples
+    --------
+    >>> links_note(None), links_note({"fraction": 0.1, "n": 180}), links_note({"fraction": None, "n": 42})
+    ('', ', 10 % linked (180 links)', ', 42 links given')
+    """
+    if not links:
+        return ""
+    if links.get("fraction") is None:
+        return f", {links['n']} links given"
+    return f", {100 * links['fraction']:g} % linked ({links['n']} links)"
+
+
 def scores_table(payload: dict) -> Table:
     """The clustering scores of a payload (``otmix cluster``, ``otmix fed simulate``): one value per cell for one
-    seed, mean ± std for several."""
+    seed, mean ± std for several; the reference (K-means on each view alone) under its view when present."""
     from .formatting import mean_std_text, spread_note
 
     n = len(payload["seeds"])
-    title = (f"{payload['dataset']} ({'aligned' if payload['aligned'] else 'unaligned'}), "
+    rows_as = "aligned" if payload["aligned"] else "unaligned"
+    if payload.get("links") and payload["links"].get("fraction") is None:
+        rows_as = "rows as given"
+    title = (f"{payload['dataset']} ({rows_as}{links_note(payload.get('links'))}), "
              f"{spread_note(n, 'seed')}; labels used only to score")
     table = Table(title=title)
     for column in ("samples", "ACC", "purity", "NMI", "ARI"):
         table.add_column(column, justify="right")
+    reference = {v["view"]: v for v in (payload.get("reference") or {}).get("per_view", [])}
     rows = [("all views", payload["metrics"])]
-    rows += [(f"view {v['view']} ({v['name']})", v) for v in payload["per_view"]]
+    for v in payload["per_view"]:
+        rows.append((f"view {v['view']} ({v['name']})", v))
+        if v["view"] in reference:
+            rows.append((f"view {v['view']}, K-means alone (reference)", reference[v["view"]]))
     rows += [(f"all, {name} read-out", block) for name, block in payload["metrics_by_readout"].items()]
     for name, block in rows:
         table.add_row(name, *(mean_std_text(block[k], n) for k in ("acc", "purity", "nmi", "ari")))
+    return table
+
+
+def alignment_table(payload: dict) -> Table | None:
+    """Per view pair: the estimator's alignability (score, verdict) and how its plan aligns the pair (labels only).
+
+    None when the payload has neither block.
+    """
+    from .formatting import mean_std_text
+
+    alignability = payload.get("alignability") or []
+    alignment = payload.get("alignment") or {}
+    pairs = [tuple(e["views"]) for e in alignability] or [tuple(p) for p in alignment.get("pairs", [])]
+    if not pairs:
+        return None
+    n = len(payload["seeds"])
+    table = Table(title="Alignment of every view pair (class mass and twin rate over the first view's unlinked rows)")
+    for column in ("views", "alignability", "alignable", "class mass", "chance", "twin rate"):
+        table.add_column(column, justify="right")
+    by_pair = {tuple(e["views"]): e for e in alignability}
+    scored = {tuple(p): k for k, p in enumerate(alignment.get("pairs", []))}
+    for pair in pairs:
+        entry, k = by_pair.get(pair), scored.get(pair)
+        verdict = "–"
+        if entry is not None:
+            verdict = "yes" if entry["alignable"] else "no"
+            if entry.get("seeds", 1) > 1:
+                verdict += f" ({entry['alignable_seeds']}/{entry['seeds']} seeds)"
+        score = "–" if entry is None else mean_std_text({"mean": entry["score"], "std": entry.get("score_std", 0.0)}, n)
+        twin = alignment.get("twin_rate")
+        table.add_row(
+            f"{pair[0]}-{pair[1]}", score, verdict,
+            "–" if k is None else mean_std_text(alignment["class_mass"][k], n),
+            "–" if k is None else f"{alignment['chance_class_mass'][k]:.3f}",
+            "–" if k is None or twin is None else mean_std_text(twin[k], n))
     return table
