@@ -212,3 +212,39 @@ def test_cluster_with_simulated_links_on_digits2_end_to_end(tmp_path):
     assert [v["name"] for v in payload["reference"]["per_view"]] == ["pixels", "coarse"]
     assert payload["reference"]["per_view"][0]["acc"]["mean"] > 0.6  # K-means on the 64 pixels alone
     assert set(payload["metrics"]) == {"acc", "purity", "nmi", "ari"} and len(payload["per_view"]) == 2
+
+
+# ---------------------------------------------------------------- scoring a plan (otmix.cluster_job)
+
+
+def test_class_mass_and_twin_rate_of_a_known_plan_over_the_unlinked_rows():
+    from otmix.cluster_job import alignment_scores, pair_alignment
+
+    ys = [np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), np.array([0, 1, 1, 0])]
+    perms = [np.array([2, 0, 3, 1]), np.arange(4), np.arange(4)]  # row i of view 0 holds entity perms[0][i]
+    plan = np.array([[0, 0, .25, 0],      # linked (row 0 of view 0 = row 2 of view 1): left out
+                     [.25, 0, 0, 0],      # twin (row 0), same class
+                     [0, .1, 0, .15],     # twin (row 3), all mass on class 1
+                     [0, .05, .2, 0]])    # heaviest on row 2, the twin is row 1; .05 on its class
+    links = np.array([[0, 2, -1], [-1, 0, 1]])  # -1: absent from that view
+    scores = pair_alignment(plan, 0, 1, ys, links, perms)
+    assert scores == {"class_mass": pytest.approx(0.55 / 0.75), "twin_rate": pytest.approx(2 / 3), "chance": 0.5}
+    assert pair_alignment(plan * 7, 0, 1, ys, links, perms) == pytest.approx(scores)  # any scale
+    assert pair_alignment(plan, 0, 1, ys, links)["twin_rate"] is None  # twins unknown
+    unlinked = pair_alignment(plan, 0, 1, ys, None, perms)
+    assert unlinked["class_mass"] == pytest.approx(0.8) and unlinked["twin_rate"] == pytest.approx(0.75)
+    everything = np.array([[0, 0], [1, 1], [2, 2], [3, 3]])
+    assert pair_alignment(plan, 0, 1, ys, everything, perms)["class_mass"] is None  # no unlinked row left
+    block = alignment_scores({(0, 1): plan, (1, 2): np.eye(4) / 4}, ys, links, perms)
+    assert block["pairs"] == [[0, 1], [1, 2]] and block["class_mass"][1] == pytest.approx(0.5)  # rows 1, 3
+    assert block["twin_rate"] == [pytest.approx(2 / 3), pytest.approx(1.0)]
+
+
+def test_docstring_examples_of_the_job_and_the_tables_run():
+    import doctest
+
+    import otmix.cli_common
+
+    for module in (otmix.cluster_job, otmix.cli_common):
+        failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert tried > 0 and failures == 0
