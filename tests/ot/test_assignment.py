@@ -155,3 +155,25 @@ def test_scipy_fallback_without_numba(monkeypatch):
     cols, duals = assignment.solve_assignment(C.astype(np.float32))
     assert duals is None
     _assert_optimal(C.astype(np.float32).astype(np.float64), cols)
+
+
+@needs_numba
+@pytest.mark.parametrize("kind", ["uniform", "integer_ties", "rank_one", "constant"])
+@pytest.mark.parametrize("guess", ["identity", "optimal", "random", "near"])
+@pytest.mark.parametrize("duals", ["zeros", "previous", "garbage"])
+def test_guessed_assignment_start_stays_optimal(kind, guess, duals):
+    """_solve_from keeps the guessed rows that are tight and solves the rest: optimal whatever the guess."""
+    rng = np.random.default_rng(21)
+    n = 90
+    C0 = _matrix(kind, n, rng)
+    C = C0 + 0.01 * rng.random((n, n))
+    best0, v0 = solve_assignment(C0)
+    g = {"identity": np.arange(n), "optimal": linear_sum_assignment(C)[1], "random": rng.permutation(n),
+         "near": best0}[guess].astype(np.int64)
+    v = {"zeros": np.zeros(n), "previous": v0.copy(), "garbage": rng.normal(size=n) * 1e3}[duals]
+    cols, ok = assignment._solve_from(np.ascontiguousarray(C), v, g)
+    assert ok
+    _assert_optimal(C, cols)
+    _assert_dual_certificate(C, cols, v)
+    cols32, ok = assignment._solve_from(C.astype(np.float32), np.zeros(n), g)
+    _assert_optimal(C.astype(np.float32).astype(np.float64), cols32, rel=1e-13)

@@ -143,3 +143,35 @@ class TestBadInput:
             fgw_barycenter([])
         with pytest.raises(ValueError, match="must be a 2-D array"):
             fgw_barycenter([np.ones(5)])
+
+
+@pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
+@pytest.mark.parametrize("with_links", [False, True])
+def test_one_thread_and_a_thread_per_modality_give_the_same_result(structure, with_links):
+    """n_jobs=1 runs in the caller's thread without a pool; the result must not depend on it."""
+    Zs = codes([40, 40, 40], seed=9)
+    links = np.stack([np.arange(5), np.arange(5, 10), np.arange(10, 15)], axis=1) if with_links else None
+    kwargs = {"alpha": 0.5, "structure": structure, "random_state": 1, "links": links, "max_outer": 6}
+    serial = fgw_barycenter(Zs, n_jobs=1, **kwargs)
+    pooled = fgw_barycenter(Zs, n_jobs=-1, **kwargs)
+    sparse = fgw_barycenter(Zs, n_jobs=1, sparse_plans=True, **kwargs)
+    np.testing.assert_array_equal(serial.Z, pooled.Z)
+    assert serial.value == pooled.value == sparse.value
+    for a, b, c in zip(serial.plans, pooled.plans, sparse.plans):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c.toarray())
+    # the value is the objective at the returned Z and plans, whichever form the plans take
+    expected = sum(pot_fgw_value(serial.Z, Zm, T, 0.5, structure) for T, Zm in zip(serial.plans, Zs)) / 3
+    assert serial.value == pytest.approx(expected, rel=1e-9)
+
+
+def test_permutation_plan_acts_as_its_sparse_matrix():
+    from otmix.ot._lmo import PermutationPlan
+
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(37)
+    T = PermutationPlan(perm, 1.0 / 37)
+    X = rng.normal(size=(37, 5))
+    np.testing.assert_array_equal(T @ X, T.to_csr() @ X)  # the same rounding as the sparse product
+    np.testing.assert_array_equal(T.toarray(), T.to_csr().toarray())
+    assert T.shape == (37, 37) and T.to_csr().nnz == 37

@@ -110,12 +110,16 @@ def test_swapping_the_two_sides_gives_the_transposed_problem(n, m, alpha, seed):
     D, A, B = instance(n, m, seed=seed)
     res = fgw(D, A, B, alpha=alpha)
     swapped = fgw(D.T, B, A, alpha=alpha)
-    assert swapped.value == pytest.approx(res.value, rel=1e-9, abs=1e-12)
+    # the objective is the same at a plan and its transpose; the two solves may end in different
+    # local minima (ties of the network simplex send them different ways: n=2, m=3, alpha=1e-8, seed=3)
+    assert fgw_objective(D.T, B, A, res.plan.T, alpha) == pytest.approx(res.value, rel=1e-9, abs=1e-12)
+    assert fgw_objective(D, A, B, swapped.plan.T, alpha) == pytest.approx(swapped.value, rel=1e-9, abs=1e-12)
     for plan, rows, cols in ((res.plan, n, m), (swapped.plan, m, n)):
         np.testing.assert_allclose(plan.sum(axis=1), np.full(rows, 1 / rows), atol=1e-9)
         np.testing.assert_allclose(plan.sum(axis=0), np.full(cols, 1 / cols), atol=1e-9)
-    # never worse than the product coupling it starts from
-    assert res.value <= fgw_objective(D, A, B, np.full((n, m), 1 / (n * m)), alpha) + 1e-12
+    # never worse than the product coupling they start from
+    start = fgw_objective(D, A, B, np.full((n, m), 1 / (n * m)), alpha) + 1e-12
+    assert res.value <= start and swapped.value <= start
 
 
 class TestBadInput:

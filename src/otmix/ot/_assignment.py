@@ -29,6 +29,10 @@ Jonker-Volgenant method, keeping dual potentials :math:`u, v` with reduced costs
    finished before it, which keeps :math:`\bar C \ge 0` and makes the path tight, and the
    path is flipped. Among equal distances a free column is preferred.
 
+A guessed assignment can be given too (:func:`_solve_from`: consecutive conditional-gradient
+steps often return the same one): after phase 1, every row whose guessed column attains its
+row minimum of :math:`C_{ij} - v_j` keeps it, and phases 2 and 3 only see the other rows.
+
 The result is optimal whatever the start (exact in the arithmetic of the input: a
 float32 cost is read as float32 and every difference, distance and dual is float64, so
 it is the exact optimum of the float32 matrix as given); only the time depends on the
@@ -85,12 +89,13 @@ if HAVE_NUMBA:
 
     _jit = njit(cache=True, nogil=True)
     _jit_inline = njit(cache=True, nogil=True, inline="always")
+    _jit_sum = njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})  # sums in any order: SIMD
 else:  # pragma: no cover - exercised only without numba
 
     def _jit(f):
         return f
 
-    _jit_inline = _jit
+    _jit_inline = _jit_sum = _jit
 
 
 @_jit_inline
@@ -347,6 +352,41 @@ def _solve(C, v):  # pragma: no cover - compiled
     return col4row, ok
 
 
+@_jit
+def _solve_from(C, v, guess):  # pragma: no cover - compiled
+    """:func:`_solve` from duals ``v`` and a guessed assignment ``guess`` (a permutation): after
+    phase 1, every row whose guessed column attains its row minimum of ``C - v`` keeps that column
+    (the invariant of phases 2 and 3), and only the other rows go through them. Consecutive
+    conditional-gradient steps often return the same assignment: then one extra pass replaces
+    phases 2 and 3. The result is optimal whatever the guess."""
+    n = C.shape[0]
+    col4row = np.empty(n, np.int64)
+    row4col = np.empty(n, np.int64)
+    free = np.empty(n, np.int64)
+    for j in range(n):
+        col4row[j] = -1
+        row4col[j] = -1
+    _reduce(C, v)
+    h = np.empty(n)
+    bkey = np.empty((n + _B - 1) // _B, np.int64)
+    nfree = 0
+    for i in range(n):
+        lowest = _unkey(_reduced_row(C[i], v, h, bkey))
+        j = guess[i]
+        if h[j] == lowest and row4col[j] < 0:
+            col4row[i] = j
+            row4col[j] = i
+        else:
+            free[nfree] = i
+            nfree += 1
+    if nfree:
+        nfree = _augmenting_row_reduction(C, v, col4row, row4col, free, nfree, _ARR_SCANS_PER_ROW * n)
+        ok = _shortest_augmenting_paths(C, v, col4row, row4col, free, nfree)
+    else:
+        ok = True
+    return col4row, ok
+
+
 def solve_assignment(cost: np.ndarray, col_duals: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Optimal assignment of a square cost matrix.
 
@@ -387,3 +427,4 @@ def solve_assignment(cost: np.ndarray, col_duals: np.ndarray | None = None) -> t
     if not ok:  # pragma: no cover - only for non-finite costs, rejected upstream
         raise RuntimeError("assignment solver found no feasible augmenting path")
     return cols, v
+

@@ -28,6 +28,7 @@ class Vertex:
     cols: np.ndarray
     values: np.ndarray
     shape: tuple[int, int]
+    perm: np.ndarray | None = None  # ``cols`` when the vertex is known to be ``P_sigma / n`` (skips the checks)
 
     def inner(self, X: np.ndarray) -> float:
         """``<X, T>`` for a dense ``X`` of the plan's shape."""
@@ -36,6 +37,10 @@ class Vertex:
     def right_product(self, B: np.ndarray) -> np.ndarray:
         """``T @ B`` as a dense (n x B.shape[1]) array."""
         n = self.shape[0]
+        if self.perm is not None:
+            out = np.take(B, self.cols, axis=0)
+            out *= self.values[0]
+            return out
         if self.rows.shape[0] == n and np.array_equal(self.rows, np.arange(n)):
             out = np.take(B, self.cols, axis=0)
             if np.all(self.values == self.values[0]):
@@ -47,12 +52,46 @@ class Vertex:
 
     def is_permutation(self) -> bool:
         """True for ``P_sigma / n``: one equal entry in every row, rows in order."""
+        if self.perm is not None:
+            return True
         return permutation_of(self.rows, self.cols, self.values, self.shape) is not None
 
     def to_sparse(self) -> sp.csr_matrix:
         import scipy.sparse as sp
 
         return sp.csr_matrix((self.values, (self.rows, self.cols)), shape=self.shape)
+
+
+@dataclass(frozen=True)
+class PermutationPlan:
+    """The plan ``P_sigma / n`` of shape (n, n): ``T[i, perm[i]] = scale`` (``scale = 1/n``).
+
+    What a conditional-gradient solve hands its caller when it ends on one assignment vertex
+    (the usual case with equal sizes): comparing, applying and evaluating it are gathers.
+    """
+
+    perm: np.ndarray
+    scale: float
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.perm.size, self.perm.size)
+
+    def __matmul__(self, X: np.ndarray) -> np.ndarray:
+        """``T @ X``: the rows ``X[perm]`` times ``scale``, as a sparse product would round them."""
+        return self.scale * X[self.perm]
+
+    def to_csr(self) -> sp.csr_array:
+        import scipy.sparse as sp
+
+        n = self.perm.size
+        return sp.csr_array((np.full(n, self.scale), self.perm, np.arange(n + 1)), shape=(n, n))
+
+    def toarray(self) -> np.ndarray:
+        n = self.perm.size
+        T = np.zeros((n, n))
+        T[np.arange(n), self.perm] = self.scale
+        return T
 
 
 def permutation_of(

@@ -23,15 +23,16 @@ accurate for codes far from the origin.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from ._backend import is_torch, like, matmul_const, to_numpy, torch_module
 from ._constraints import (
@@ -41,8 +42,9 @@ from ._constraints import (
     check_links,
     linked_point_labels,
 )
+from ._lmo import PermutationPlan
 from ._validation import check_alpha, check_codes, check_matrix, check_weights
-from .fgw import ProductCache, fgw_objective, solve_fgw_cg
+from .fgw import ProductCache, _pair_sum, fgw_objective, solve_fgw_cg
 from .quantized import BLOCK_SIZE, quantized_barycenter
 from .structure import (
     check_structure_kind,
@@ -404,14 +406,14 @@ def _hand_back(
     ref = Zs[0]
     n_b = Z.shape[0]
     if sparse_plans:
-        plans_sp = [sp.csr_array(T) for T in plans]
+        plans_sp = [_sparse(T) for T in plans]
         if is_torch(ref):
             torch = torch_module()
             plans_out = [_torch_sparse(T, Zm) for T, Zm in zip(plans_sp, Zs)]
             Z_out = sum(lam * torch.sparse.mm(T, Zm.to(T.dtype)) for lam, T, Zm in zip(lambdas, plans_out, Zs)) * n_b
             return Z_out, plans_out
         return like(Z, ref), plans_sp
-    dense = [T.toarray() if sp.issparse(T) else T for T in plans]
+    dense = [_dense(T) for T in plans]
     if is_torch(ref):  # recompute in torch so gradients reach every Z_m
         Z_out = sum(lam * matmul_const(T, Zm) for lam, T, Zm in zip(lambdas, dense, Zs)) * n_b
     else:
@@ -428,14 +430,71 @@ def _torch_sparse(plan: sp.csr_array, Zm: Any) -> Any:
     return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True).coalesce()
 
 
+@functools.cache
+def blas_controller() -> Any:
+    """threadpoolctl's controller of the BLAS libraries loaded (found once per process: finding
+    them takes ~1-2 ms, a tenth of a training-size barycenter; limiting through it takes 10 us)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def blas_threads(limit: int | None) -> Any:
+    """Context manager: BLAS held to ``limit`` threads (None: as it is) while it is open."""
+    return contextlib.nullcontext() if limit is None else blas_controller().limit(limits=limit, user_api="blas")
+
+
+SMALL_PLAN = 512 * 512  # plans up to this many entries: BLAS held to one thread even with one worker
+
+
+@contextlib.contextmanager
+def _workers(n_workers: int, plan_size: int) -> Iterator[Callable[[Callable[[Any], Any], Iterable[Any]], list[Any]]]:
+    """``run_all(fn, items) -> [fn(x) for x in items]``, on ``n_workers`` threads with BLAS held to one
+    thread each (threads, not BLAS), or in this thread without a pool for one worker (a pool costs
+    milliseconds per call, a large share of a training-size barycenter). With one worker BLAS keeps
+    its threads for large plans; for plans of at most ``SMALL_PLAN`` entries it is held to one thread
+    too: at N = 256 a product takes a third of a millisecond, and BLAS threads that wait on a busy
+    core cost many times that (measured: 10x slower barycenters at a load of 6 on 2 cores)."""
+    if n_workers <= 1:
+        with blas_threads(1 if plan_size <= SMALL_PLAN else None):
+            yield lambda fn, items: [fn(x) for x in items]
+        return
+    with ThreadPoolExecutor(max_workers=n_workers) as pool, blas_threads(1):
+        yield lambda fn, items: list(pool.map(fn, items))
+
+
 def _dense(plan: Any) -> np.ndarray:
-    return plan.toarray() if sp.issparse(plan) else plan
+    return plan.toarray() if sp.issparse(plan) or isinstance(plan, PermutationPlan) else plan
+
+
+def _sparse(plan: Any) -> sp.csr_array:
+    return plan.to_csr() if isinstance(plan, PermutationPlan) else sp.csr_array(plan)
 
 
 def _same_plan(old: Any, new: Any) -> bool:
+    if isinstance(old, PermutationPlan) and isinstance(new, PermutationPlan):
+        return old.scale == new.scale and np.array_equal(old.perm, new.perm)
+    old, new = (_sparse(T) if isinstance(T, PermutationPlan) else T for T in (old, new))
     if sp.issparse(old) and sp.issparse(new):
         return (old != new).nnz == 0
     return np.array_equal(_dense(old), _dense(new))
+
+
+def _plan_objective(X: np.ndarray, Y: np.ndarray, A: np.ndarray, B: np.ndarray, T: Any, alpha: float,
+                    const: float) -> float:
+    """FGW objective (float64) of plan ``T`` between the sets with features ``X``, ``Y`` and
+    structures ``A``, ``B``; ``const`` is :func:`~otmix.ot.fgw.structure_constant` at uniform
+    marginals. A permutation plan is evaluated by gathers (the feature term from the codes,
+    the pair sum over its n entries); any other through :func:`~otmix.ot.fgw.fgw_objective`."""
+    if not isinstance(T, PermutationPlan):
+        return fgw_objective(feature_cost(X, Y), A, B, _dense(T), alpha, const=const)
+    diff = X - Y[T.perm]
+    value = alpha * T.scale * float(np.einsum("ij,ij->", diff, diff))
+    if alpha < 1.0:
+        n = T.perm.size
+        cross = _pair_sum(A, B, np.arange(n), T.perm, np.full(n, T.scale))
+        value += (1.0 - alpha) * (const - 2.0 * float(cross))
+    return value
 
 
 def _exact_barycenter(
@@ -458,6 +517,14 @@ def _exact_barycenter(
     With ``side.features`` the feature cost compares features (the barycenter's are
     updated with Z); ``side.constraints`` holds each modality's links and label pairs.
     """
+    with _workers(n_workers, Z.shape[0] * max(Zm.shape[0] for Zm in Zs_np)) as run_all:  # closed even on errors
+        return _exact_loop(Zs_np, lambdas, Z, alpha, structure, max_outer, tol, max_iter, inner_tol, warm_start,
+                           callback, run_all, side)
+
+
+def _exact_loop(Zs_np, lambdas, Z, alpha, structure, max_outer, tol, max_iter, inner_tol, warm_start, callback,
+                run_all, side):
+    """The body of :func:`_exact_barycenter`, with ``run_all`` from :func:`_workers`."""
     n_points = Z.shape[0]
     feats, F_B = side.features, side.F0
     constraints = side.constraints or [None] * len(Zs_np)
@@ -471,6 +538,7 @@ def _exact_barycenter(
 
     plans: list[np.ndarray | None] = [None] * len(Zs_np)
     duals: list[list[np.ndarray | None] | None] = [None] * len(Zs_np)
+    guesses: list[list[np.ndarray] | None] = [None] * len(Zs_np)  # assignments to try first (same start)
     products: list[ProductCache | None] = [None] * len(Zs_np)  # each modality's CG products, updated next time
     values: list[float] = []
     inner_iters: list[list[int]] = []
@@ -480,7 +548,7 @@ def _exact_barycenter(
     converged = False
     n_outer = 0
     t_start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=n_workers) as pool:  # closed even when a solve raises
+    if True:
         for n_outer in range(1, max_outer + 1):
             # the loop's products, costs and values run in float32, or through low-rank factors
             A32 = None if low_rank else structure_matrix(Z, structure, np.float32)
@@ -501,14 +569,14 @@ def _exact_barycenter(
                     structs32=None if low_rank else (A32, structs32[m]),
                     factors=(factors_b, factors_m[m]) if low_rank else None,
                     exact_value=False, dense_plan=False, products=products[m], moved=moved,
-                    constraints=constraints[m],
+                    constraints=constraints[m], assignments=guesses[m],
                 )
 
-            with threadpool_limits(limits=1 if n_workers > 1 else None, user_api="blas"):  # threads, not BLAS
-                outs = list(pool.map(solve, range(len(Zs_np))))
+            outs = run_all(solve, range(len(Zs_np)))
             new_plans, total, iters = [], 0.0, []
             for m, out in enumerate(outs):
                 duals[m] = out.log["duals"]
+                guesses[m] = out.log["assignments"]
                 products[m] = out.log["products"]
                 full_products += out.log["full_products"]
                 new_plans.append(out.plan)
@@ -530,12 +598,11 @@ def _exact_barycenter(
                 converged = True
                 break
 
-    plans = [_dense(T) for T in plans]
     A = structure_matrix(Z, structure)
     half_const_b = self_structure_constant(Z, mu_b, structure)
     value = float(sum(
-        lam * fgw_objective(feature_cost(Z, Zm) if feats is None else feature_cost(F_B, feats[m]), A, Am, T, alpha,
-                            const=half_const_b + h)
+        lam * _plan_objective(Z if feats is None else F_B, Zm if feats is None else feats[m], A, Am, T, alpha,
+                              half_const_b + h)
         for m, (lam, T, Zm, Am, h) in enumerate(zip(lambdas, plans, Zs_np, structs, half_consts))
     ))
     times["time_other"] = max(0.0, time.perf_counter() - t_start - times["time_lmo"] - times["time_products"])

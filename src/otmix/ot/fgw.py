@@ -41,7 +41,7 @@ import numpy as np
 from ._backend import like, to_numpy
 from ._constraints import PlanConstraints, check_labels, check_links, pair_constraints
 from ._jit import lazy_njit
-from ._lmo import exact_lmo
+from ._lmo import PermutationPlan, Vertex, exact_lmo, is_uniform
 from ._validation import check_alpha, check_distribution, check_matrix, check_structure
 
 if TYPE_CHECKING:
@@ -233,9 +233,11 @@ class LowRankStart:
         self.shape = (p.size, q.size)
 
     def inner(self, X: np.ndarray) -> float:
-        total = float(self.vals @ X[self.rows, self.cols]) if self.vals.size else 0.0
-        if self.U.shape[1]:
-            total += float(np.sum((X @ self.W) * self.U))
+        from ._cg_kernels import bilinear, gather_sum  # compiled: no float64 copy of a float32 X
+
+        total = float(gather_sum(X, self.rows, self.cols, self.vals)) if self.vals.size else 0.0
+        for k in range(self.U.shape[1]):
+            total += float(bilinear(self.U[:, k], X, self.W[:, k]))
         return total
 
     def dense(self) -> np.ndarray:
@@ -251,11 +253,11 @@ class LowRankStart:
             if self.vals.size:
                 core += (Ra[self.rows] * self.vals[:, None]).T @ Lb[self.cols]
             return (La @ core) @ Rb.T
-        A32, B32 = structs32
+        A32, B32 = structs32  # float32 products, accumulated in float64
         out = (A32 @ self.U.astype(np.float32)).astype(np.float64) @ (B32 @ self.W.astype(np.float32)).T.astype(
             np.float64)
         if self.vals.size:
-            out += A32[:, self.rows].astype(np.float64) @ (self.vals[:, None] * B32[self.cols].astype(np.float64))
+            out += A32[:, self.rows] @ (self.vals[:, None].astype(np.float32) * B32[self.cols])
         return out
 
 
@@ -274,16 +276,23 @@ class _SparsePlan:
         self.rows = np.empty(0, np.int64)
         self.cols = np.empty(0, np.int64)
         self.vals = np.empty(0, np.float64)
+        self.perm: np.ndarray | None = None  # sigma while T is exactly one permutation vertex P_sigma / n
 
     def _base_inner(self, X: np.ndarray) -> float:
         if self.base is None:
-            return float(self.p @ X @ self.q)
+            from ._cg_kernels import bilinear  # compiled: no float64 copy of a float32 X
+
+            return float(bilinear(self.p, X, self.q))
         if isinstance(self.base, LowRankStart):
             return self.base.inner(X)
         return float(np.vdot(X, self.base))
 
     def inner(self, X: np.ndarray) -> float:
-        total = float(self.vals @ X[self.rows, self.cols]) if self.vals.size else 0.0
+        total = 0.0
+        if self.vals.size:
+            from ._cg_kernels import gather_sum
+
+            total = float(gather_sum(X, self.rows, self.cols, self.vals))
         if self.w0 > 0.0:
             total += self.w0 * self._base_inner(X)
         return total
@@ -293,6 +302,7 @@ class _SparsePlan:
         self.w0 *= 1.0 - tau
         if tau >= 1.0:
             self.w0 = 0.0
+        self.perm = V.perm if tau >= 1.0 else None
         self.vals *= 1.0 - tau
         self.rows = np.concatenate([self.rows, V.rows])
         self.cols = np.concatenate([self.cols, V.cols])
@@ -341,6 +351,47 @@ def _cg_update(ATB, AVB, tau, G, alpha_D, coef):  # pragma: no cover - compiled;
             G[i, j] = alpha_D[i, j] + coef * x
 
 
+def _permutation_lmo(p: np.ndarray, q: np.ndarray, constraints: PlanConstraints | None):
+    """The LMO as one compiled call when every vertex is a permutation / n (equal sizes, uniform
+    weights; linked rows, if any, fixed on whole rows; no labels): ``(G, duals, D, ATB) ->
+    (vertex, new duals, <D, V>, <ATB, V>)``, the assignment and both gathers together. None otherwise
+    (the general :func:`~otmix.ot._lmo.exact_lmo` or constrained LMO is used)."""
+    n = p.size
+    if n != q.size or not (is_uniform(p) and is_uniform(q)) or p[0] != q[0]:
+        return None
+    scale = float(p[0])
+    rows = np.arange(n)
+    values = np.full(n, scale)
+    if constraints is not None:
+        c = constraints
+        if c.allowed is not None or c.free_rows.size != c.free_cols.size or c.free_rows.size == 0 \
+                or c.fixed_rows.size + c.free_rows.size != n or not np.all(c.fixed_vals == scale) \
+                or not (is_uniform(c.p_free) and is_uniform(c.q_free)):
+            return None
+        free_rows, free_cols = c.free_rows.astype(np.int64), c.free_cols.astype(np.int64)
+        fixed_rows, fixed_cols = c.fixed_rows.astype(np.int64), c.fixed_cols.astype(np.int64)
+    n_free = n if constraints is None else free_rows.size
+
+    no_guess = np.empty(0, np.int64)
+
+    def lmo(G, duals, guess, D, ATB):
+        from ._cg_kernels import assign_and_gather, assign_free_and_gather
+
+        warm = duals is not None and duals.shape == (n_free,) and bool(np.isfinite(duals).all())
+        v = np.array(duals, dtype=np.float64) if warm else np.zeros(n_free)
+        guess = guess if warm and guess is not None and guess.shape == (n_free,) else no_guess
+        if constraints is None:
+            cols, block, ok, sd, sa = assign_and_gather(G, v, guess, D, ATB)
+        else:
+            cols, block, ok, sd, sa = assign_free_and_gather(G, v, guess, free_rows, free_cols, fixed_rows,
+                                                             fixed_cols, D, ATB)
+        if not ok:  # pragma: no cover - only for non-finite costs, rejected upstream
+            raise RuntimeError("assignment solver found no feasible augmenting path")
+        return Vertex(rows, cols, values, (n, n), perm=cols), v, block, scale * sd, scale * sa
+
+    return lmo
+
+
 def solve_fgw_cg(
     D: np.ndarray,
     A: np.ndarray,
@@ -361,6 +412,7 @@ def solve_fgw_cg(
     products: ProductCache | None = None,
     moved: np.ndarray | None = None,
     constraints: PlanConstraints | None = None,
+    assignments: list[np.ndarray] | None = None,
 ) -> _CGOutput:
     r"""Conditional gradient on validated float64 numpy inputs (see module docstring).
 
@@ -392,7 +444,8 @@ def solve_fgw_cg(
     float64 gathers of :math:`D` and :math:`ATB`; the returned value is recomputed
     in float64 (:func:`fgw_objective`) unless ``exact_value=False``, when it carries
     the float32 products' rounding (relative ~1e-7). ``dense_plan=False`` returns
-    the plan as a ``scipy.sparse.csr_array`` when it has no dense part left.
+    the plan as a ``scipy.sparse.csr_array`` when it has no dense part left, or as a
+    :class:`~otmix.ot._lmo.PermutationPlan` when it is one assignment vertex.
     """
     t_start = time.perf_counter()
     t_lmo = t_prod = 0.0
@@ -404,7 +457,7 @@ def solve_fgw_cg(
     else:
         base = None if init is None else np.array(init, dtype=np.float64, copy=True)
     T = _SparsePlan(p, q, base)
-    ATB = None
+    ATB = G = alpha_D = None
     if structured and isinstance(base, LowRankStart):
         if factors is None and structs32 is None:
             structs32 = (A.astype(np.float32), B.astype(np.float32))
@@ -414,7 +467,16 @@ def solve_fgw_cg(
         ATB = np.outer(La @ (Ra.T @ p), Lb @ (Rb.T @ q))
     elif structured and init is None:
         A32, B32 = structs32
-        ATB = np.outer(A32 @ p.astype(np.float32), B32 @ q.astype(np.float32)).astype(np.float64)
+        a32, b32 = A32 @ p.astype(np.float32), B32 @ q.astype(np.float32)
+        if D.dtype == np.float32:  # ATB, alpha D and G in one compiled pass
+            from ._cg_kernels import rank_one_start
+
+            ATB = np.empty(D.shape)
+            G = np.empty(D.shape, dtype=np.float32)
+            alpha_D = np.empty(D.shape, dtype=np.float32)
+            rank_one_start(a32, b32, D, np.float32(alpha), -4.0 * (1.0 - alpha), ATB, G, alpha_D)
+        else:
+            ATB = np.outer(a32, b32).astype(np.float64)
     elif structured:
         t0 = time.perf_counter()
         if factors is not None:
@@ -433,13 +495,14 @@ def solve_fgw_cg(
     def value_of(T_D: float, T_ATB: float) -> float:
         return alpha * T_D + ((1.0 - alpha) * (const - 2.0 * T_ATB) if structured else 0.0)
 
-    alpha_D = alpha * D
-    G = np.empty(D.shape, dtype=np.float32)
-    if structured:
-        np.multiply(ATB, coef, out=G, casting="unsafe")
-        G += alpha_D
-    else:
-        G[...] = alpha_D
+    if G is None:
+        alpha_D = alpha * D
+        G = np.empty(D.shape, dtype=np.float32)
+        if structured:
+            np.multiply(ATB, coef, out=G, casting="unsafe")
+            G += alpha_D
+        else:
+            G[...] = alpha_D
 
     T_D, T_ATB = T.inner(D), (T.inner(ATB) if structured else 0.0)
     f = value_of(T_D, T_ATB)
@@ -456,17 +519,26 @@ def solve_fgw_cg(
         changed = _moved_points(structs32[0], products.A32) if moved is None else moved
     dual_log: list[np.ndarray | None] = []
     current_duals = None
+    permutation_lmo = _permutation_lmo(p, q, constraints) if structured else None
+    previous_guesses = list(assignments) if assignments is not None else []
+    guess_log: list[np.ndarray] = []
+    current_guess = None
     for n_iter in range(1, max_iter + 1):
         t0 = time.perf_counter()
         start = previous_duals[n_iter - 1] if n_iter - 1 < len(previous_duals) else current_duals
-        if constraints is None:
-            V, current_duals = exact_lmo(G, p, q, start)
+        if permutation_lmo is not None:  # guess: this solve's previous assignment, else the last solve's first
+            guess = current_guess if n_iter > 1 else (previous_guesses[0] if previous_guesses else None)
+            V, current_duals, current_guess, V_D, V_ATB = permutation_lmo(G, start, guess, D, ATB)
+            guess_log.append(current_guess)
         else:
-            V, current_duals = constraints.lmo(G, start)
+            if constraints is None:
+                V, current_duals = exact_lmo(G, p, q, start)
+            else:
+                V, current_duals = constraints.lmo(G, start)
+            V_D = V.inner(D)
+            V_ATB = V.inner(ATB) if structured else 0.0
         dual_log.append(current_duals)
         t_lmo += time.perf_counter() - t0
-        V_D = V.inner(D)
-        V_ATB = V.inner(ATB) if structured else 0.0
         b = linear(V_D, V_ATB) - linear(T_D, T_ATB)
         gap = -b
         if gap <= tol * abs(f) + tol_abs:
@@ -510,9 +582,12 @@ def solve_fgw_cg(
         if abs(decrease) <= tol * abs(f) + tol_abs:
             converged = True
             break
-    plan = T.to_csr() if not dense_plan and T.w0 == 0.0 else T.dense()
+    if not dense_plan and T.perm is not None:
+        plan = PermutationPlan(T.perm, float(T.vals[0]))
+    else:
+        plan = T.to_csr() if not dense_plan and T.w0 == 0.0 else T.dense()
     if exact_value:
-        value = fgw_objective(D, A, B, plan, alpha)
+        value = fgw_objective(D, A, B, plan.toarray() if isinstance(plan, PermutationPlan) else plan, alpha)
     else:
         value = value_of(T.inner(D), T.inner(ATB) if structured else 0.0)
     elapsed = time.perf_counter() - t_start
@@ -523,6 +598,7 @@ def solve_fgw_cg(
         "time_products": t_prod,
         "time_other": elapsed - t_lmo - t_prod,
         "duals": dual_log,
+        "assignments": guess_log,
         "products": new_products,
         "full_products": n_full,
     }
@@ -659,6 +735,6 @@ def fgw(
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     out = solve_fgw_cg(D, A, B, alpha, p_, q_, T0, max_iter=max_iter, tol=tol, tol_abs=tol_abs,
                        constraints=constraints)
-    for internal in ("products", "full_products"):  # the barycenter's reuse, not for callers
+    for internal in ("products", "full_products", "assignments"):  # the barycenter's reuse, not for callers
         out.log.pop(internal, None)
     return FGWResult(like(out.plan, cost), out.value, out.n_iter, out.converged, out.log)
