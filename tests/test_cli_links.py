@@ -235,6 +235,8 @@ def test_class_mass_and_twin_rate_of_a_known_plan_over_the_unlinked_rows():
     assert unlinked["class_mass"] == pytest.approx(0.8) and unlinked["twin_rate"] == pytest.approx(0.75)
     everything = np.array([[0, 0], [1, 1], [2, 2], [3, 3]])
     assert pair_alignment(plan, 0, 1, ys, everything, perms)["class_mass"] is None  # no unlinked row left
+    with pytest.raises(ValueError, match=r"plan of views \(0, 1\) has shape \(4, 3\); the views have 4 and 4 rows"):
+        pair_alignment(plan[:, :3], 0, 1, ys)
     block = alignment_scores({(0, 1): plan, (1, 2): np.eye(4) / 4}, ys, links, perms)
     assert block["pairs"] == [[0, 1], [1, 2]] and block["class_mass"][1] == pytest.approx(0.5)  # rows 1, 3
     assert block["twin_rate"] == [pytest.approx(2 / 3), pytest.approx(1.0)]

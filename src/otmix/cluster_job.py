@@ -155,6 +155,9 @@ def pair_alignment(
     """
     P = _dense(plan)
     ya, yb = np.asarray(ys[a]), np.asarray(ys[b])
+    if P.shape != (ya.size, yb.size):
+        raise ValueError(f"the plan of views ({a}, {b}) has shape {P.shape}; the views have {ya.size} and {yb.size} "
+                         "rows")
     n_a = P.shape[0]
     linked = np.asarray(links)[:, a] if links is not None and np.size(links) else np.empty(0, dtype=np.int64)
     free = np.setdiff1d(np.arange(n_a), linked[linked >= 0])
