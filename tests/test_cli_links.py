@@ -99,11 +99,12 @@ def test_simulated_links_reach_the_fit_and_the_json_reports_them(tmp_path, entit
                                         pytest.approx(np.std([0.4, 0.9, 0.9])), "alignable": True,
                                         "alignable_seeds": 2, "seeds": 3}]
     assert [s[0]["score"] for s in payload["alignability_per_seed"]] == [0.4, 0.9, 0.9]
+    assert payload["readout_used"] == ["matched"] * 3
     assert [v["view"] for v in payload["reference"]["per_view"]] == [0, 1]
     assert set(payload["reference"]["per_view"][0]) == {"view", "name", "acc", "purity", "nmi", "ari"}
     assert payload["metrics"]["acc"] == {"mean": 1.0, "std": 0.0}
     assert "10 % linked (6 links)" in output and "K-means alone (reference)" in output
-    assert "alignability" in output and "2/3 seeds" in output
+    assert "alignability" in output and "2/3 seeds" in output and "matched read-out (used)" in output
 
 
 def test_zero_links_is_a_fit_without_links(tmp_path, entity_otm):
@@ -210,8 +211,11 @@ def test_cluster_with_simulated_links_on_digits2_end_to_end(tmp_path):
         assert 0.0 <= block["mean"] <= 1.0 and block["std"] == 0.0
     assert 0.0 < alignment["chance_class_mass"][0] < 0.2  # ten balanced classes: about 0.1
     assert [v["name"] for v in payload["reference"]["per_view"]] == ["pixels", "coarse"]
-    assert payload["reference"]["per_view"][0]["acc"]["mean"] > 0.6  # K-means on the 64 pixels alone
+    reference = payload["reference"]["per_view"]  # K-means alone: the reference (view 1 NMI 0.32)
+    assert reference[0]["nmi"]["mean"] == pytest.approx(0.62, abs=0.03)
+    assert reference[1]["nmi"]["mean"] == pytest.approx(0.32, abs=0.03)
     assert set(payload["metrics"]) == {"acc", "purity", "nmi", "ari"} and len(payload["per_view"]) == 2
+    assert payload["readout_used"][0] in payload["metrics_by_readout"]
 
 
 # ---------------------------------------------------------------- scoring a plan (otmix.cluster_job)

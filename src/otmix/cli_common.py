@@ -135,7 +135,9 @@ def scores_table(payload: dict) -> Table:
         rows.append((f"view {v['view']} ({v['name']})", v))
         if v["view"] in reference:
             rows.append((f"view {v['view']}, K-means alone (reference)", reference[v["view"]]))
-    rows += [(f"all, {name} read-out", block) for name, block in payload["metrics_by_readout"].items()]
+    used = set(payload.get("readout_used") or [])
+    rows += [(f"all, {name} read-out{' (used)' if used == {name} else ''}", block)
+             for name, block in payload["metrics_by_readout"].items()]
     for name, block in rows:
         table.add_row(name, *(mean_std_text(block[k], n) for k in ("acc", "purity", "nmi", "ari")))
     return table

@@ -255,6 +255,7 @@ class SeedRun:
     alignability: list[dict[str, Any]] | None = None
     alignment: dict[str, Any] | None = None
     reference: list[dict[str, float]] | None = None
+    readout: str | None = None
 
 
 def check_links_spec(links: Any, aligned: bool, sizes: Sequence[int]) -> float | np.ndarray | None:
@@ -330,7 +331,8 @@ def run_seed(
         if reference:
             ref = score_views(ys, reference_labels(Xs, n_clusters, seed))[1]
     return SeedRun(seed, overall, per_view, by_readout, seconds, len(est.history_["total"]), est, ys, table,
-                   _json_alignability(getattr(est, "alignability_", None)), alignment, ref)
+                   _json_alignability(getattr(est, "alignability_", None)), alignment, ref,
+                   getattr(est, "readout_", None))
 
 
 def run_clustering(
@@ -365,6 +367,7 @@ def run_clustering(
       rate over the first view's unlinked rows (:func:`pair_alignment`; ``twin_rate`` is None unless the
       true twins are known) and the chance class mass.
     - ``reference`` (labels only): ``{"per_view": [...]}``, K-means on each view alone, same seeds and rows.
+    - ``readout_used``: the read-out ``labels_`` came from, per seed (the estimator's ``readout_``), or None.
     """
     n_clusters = n_clusters or data.n_clusters
     if n_clusters is None:
@@ -392,6 +395,7 @@ def run_clustering(
             "fraction": spec if isinstance(spec, float) else None, "n": int(len(runs[0].links)),
             "source": "simulated" if isinstance(spec, float) else "given"},
         "alignability": None, "alignability_per_seed": None, "alignment": None, "reference": None,
+        "readout_used": [r.readout for r in runs] if all(r.readout is not None for r in runs) else None,
     }
     if all(r.alignability is not None for r in runs):
         payload["alignability"] = aggregate_alignability([r.alignability for r in runs])
