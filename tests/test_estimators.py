@@ -18,18 +18,41 @@ def fitted():
     return OTMClustering(n_clusters=3, random_state=0, **FAST).fit(Xs), Xs, ys
 
 
+def blob_links(n_rows=(90, 75), seed=0, n_links=9):
+    """Views whose rows 0..n_links-1 are the same entities: make_blob_views draws each view's labels
+    on its own, so here both views are built from one latent sample (as conftest.aligned_blobs) and
+    then permuted; the links are the first entities' rows."""
+    from conftest import aligned_blobs
+
+    from otmix.data import unalign
+
+    Xs, y = aligned_blobs(n_rows=max(n_rows), seed=seed)
+    Xs = [X[:n] for X, n in zip(Xs, n_rows)]
+    ys = [y[:n] for n in n_rows]
+    Xs, ys, perms = unalign(Xs, ys, random_state=seed)
+    links = np.stack([np.argsort(p)[:n_links] for p in perms], axis=1)
+    return Xs, ys, links
+
+
 def test_fit_predict_clusters_unaligned_views_of_different_sizes(fitted):
     est, Xs, ys = fitted
     assert [len(labels) for labels in est.labels_] == [90, 75]
     assert all(set(np.unique(labels)) <= {0, 1, 2} for labels in est.labels_)
     for y, labels in zip(ys, est.labels_):
         assert acc(y, labels) >= 0.95
+    # no links and no row-level alignability: the views did not mix (nothing pulled them towards noise)
+    assert est.training_["mixing"] is False and not est.alignability_[0]["alignable"]
+
+
+def test_a_tenth_of_linked_rows_gives_one_id_map():
+    Xs, ys, links = blob_links()
+    est = OTMClustering(n_clusters=3, random_state=0, **FAST).fit(Xs, links=links)
     # one map for all samples: the same cluster id means the same class in both views
     assert acc(np.concatenate(ys), np.concatenate(est.labels_)) >= 0.95
     assert est.fused_codes_.shape == (75, 3) and est.fused_labels_.shape == (75,)
     assert est.cluster_centers_.shape == (3, 3)
     assert est.n_features_in_ == [6, 4]
-    assert set(est.labels_by_readout_) == {"kmeans", "gw"}
+    assert set(est.labels_by_readout_) == {"matched", "fused", "gw"}
 
 
 def test_transform_and_predict_with_one_view_alone(fitted):

@@ -69,7 +69,7 @@ def test_check_bool_choice_and_n_jobs():
     ({"w_otm": "0.1"}, "w_otm must be a finite number >= 0, got '0.1' (str)"),
     ({"lr": 0.0}, "lr must be a finite number > 0"),
     ({"verbose": "yes"}, "verbose must be True or False"),
-    ({"readout": "spectral"}, "readout must be one of 'kmeans', 'gw', got 'spectral'"),
+    ({"readout": "spectral"}, "readout must be one of 'auto', 'matched', 'fused', 'kmeans', 'gw', got 'spectral'"),
     ({"readout_points": 10.0}, "readout_points must be an integer >= 1, got 10.0 (float)"),
     ({"random_state": -1}, "random_state must be None or an integer >= 0, got -1 (int)"),
     ({"n_jobs": 0}, "n_jobs must be None or an integer >= 1"),

@@ -17,7 +17,7 @@ def _codes(n_rows, n_clusters=3, seed=0, shift=0.0):
     return Zs, ys
 
 
-@pytest.mark.parametrize("readout,n_rows", [("kmeans", (60, 60, 45)), ("gw", (60, 60, 60))])
+@pytest.mark.parametrize("readout,n_rows", [("fused", (60, 60, 45)), ("gw", (60, 60, 60))])
 def test_cluster_ids_agree_across_views(readout, n_rows):
     # (GW clustering has uniform cluster masses, so its exact test uses balanced views of equal size.)
     Zs, ys = _codes(n_rows)
@@ -36,7 +36,7 @@ def test_larger_views_enter_through_a_subset_of_rows():
     assert all(len(np.unique(rows)) == 40 for rows in fused.support)
     assert [T.shape for T in fused.plans] == [(40, 40), (40, 40)]
     np.testing.assert_allclose([T.sum() for T in fused.plans], 1.0)
-    for readout in ("kmeans", "gw"):
+    for readout in ("fused", "gw"):
         # subsets of 40 rows need not hold the same class proportions in both views, so a few
         # barycenter points mix two classes: nearly, not exactly, perfect
         assert acc(np.concatenate(ys), np.concatenate(fused.labels_by_readout[readout])) >= 0.95

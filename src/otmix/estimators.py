@@ -20,8 +20,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from .data.views import check_views
 from .models.wae import MWAE
+from .ot._constraints import check_links
 from .params import check_bool, check_choice, check_int
-from .readout import READOUTS, FusedClusters, fuse_and_cluster, nearest_center
+from .readout import (
+    READOUTS,
+    FusedClusters,
+    fuse_and_cluster,
+    matched_clusters,
+    nearest_center,
+)
 from .train.cluster import ClusterConfig, steps_per_epoch, train_clustering
 from .train.device import module_device, resolve_device
 
@@ -37,6 +44,32 @@ def _json_scalar(value: Any) -> Any:
     raise TypeError(f"parameter value {value!r} cannot be stored in a checkpoint")
 
 
+def _pca_codes(Xs: Sequence[np.ndarray], latent_dim: int) -> list[np.ndarray]:
+    """The codes of linear encoders at their PCA start (what the views look like before training)."""
+    tensors = [torch.as_tensor(np.asarray(X), dtype=torch.float32, device="cpu") for X in Xs]
+    with torch.device("cpu"):
+        model = MWAE([X.shape[1] for X in Xs], latent_dim, encoder="linear")
+        model.init_from_data(tensors)
+        model.calibrate_codes(tensors)
+    return [_encode(model, X, m) for m, X in enumerate(Xs)]
+
+
+def _unit_rms(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """``X`` centred and scaled to unit root-mean-square row norm, with the mean and the scale."""
+    mean = X.mean(axis=0)
+    centred = X - mean
+    scale = max(float(np.sqrt(np.mean(np.sum(centred * centred, axis=1)))), 1e-300)
+    return centred / scale, mean, scale
+
+
+def _centres(X: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Mean row of every cluster (a cluster without rows gets the overall mean)."""
+    out = np.tile(X.mean(axis=0), (n_clusters, 1))
+    for c in np.unique(labels):
+        out[c] = X[labels == c].mean(axis=0)
+    return out
+
+
 def _encode(model: MWAE, X: np.ndarray, view: int) -> np.ndarray:
     """Codes of one view, computed on the model's device and returned as a float64 numpy array."""
     model.eval()
@@ -46,22 +79,40 @@ def _encode(model: MWAE, X: np.ndarray, view: int) -> np.ndarray:
 
 
 class OTMClustering(ClusterMixin, BaseEstimator):
-    """Unaligned multi-view clustering with an MWAE and the optimal-transport mixer (OTM).
+    """Unaligned multi-view clustering that never makes a view worse and lets a weak view gain.
 
-    Every view gets an MLP encoder/decoder into a shared latent space; on every
-    training step the batch codes of all views are mixed through a stochastic FGW
-    barycenter and each view is pulled towards its mixed codes (paper Eq. 5), with
-    the GW clustering regulariser of Eq. 6. Rows of different views need not
-    correspond and views may have different numbers of rows.
+    What ``fit(Xs, links=None)`` does (docs/design.md §6; the README's "Unaligned
+    multi-view clustering"):
 
-    After training, all codes are fused into one barycenter and clustered; every
-    sample of every view gets a cluster id that is consistent across views.
+    1. **Encoders.** One encoder/decoder per view into a shared latent width:
+       ``encoder="linear"`` (default) starts at the view's PCA and keeps its geometry
+       (:class:`otmix.models.wae.LinearViewAutoencoder`); ``"mlp"`` is the paper's MLP.
+    2. **What the views can support** (:func:`otmix.alignment.analyse_views`, no labels):
+       every view's clustering stability, every pair's alignability (held-out link recovery
+       with links; agreement of pure-GW restarts without), pair plans.
+    3. **Training** (paper Eq. 4-6): with links, every batch holds linked entities and the
+       barycenter of every step is the linked FGW barycenter, so each view's linked rows are
+       pulled towards the other views' codes of the same entity; without links, the
+       matches of alignable pairs serve as links (pseudo-links); a pair that is not
+       alignable does not mix at all (reconstruction only: a linear encoder stays at its
+       PCA start), so no view is pulled towards noise.
+    4. **Read-out** (``readout``): ``"matched"`` keeps every view's own K-means clusters
+       (on its own features) and lets a less stable view also see the clusters of the
+       more stable views' matched rows, weighted by how reliable held-out links show that
+       transfer to be; ids are matched across views (:func:`otmix.readout.matched_clusters`).
+       ``"fused"``: K-means on one FGW barycenter of all codes. ``"gw"``: the paper's GW
+       read-out of it. ``"auto"`` (default): ``"fused"`` when every pair is alignable,
+       else ``"matched"``. All are computed and kept in ``labels_by_readout_``.
+
+    Rows of different views need not correspond and views may have different numbers of rows.
 
     Parameters
     ----------
     n_clusters : int
     latent_dim, hidden_dim : int
-        Width of the shared latent space and of the hidden layers.
+        Width of the shared latent space and of the MLP's hidden layers.
+    encoder : {"linear", "mlp"}
+        The encoder family (above).
     alpha : float in [0, 1]
         FGW trade-off; weight of the feature (Wasserstein) term.
     structure : {"euclidean", "sqeuclidean"}
@@ -77,53 +128,56 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     max_outer : int
         Outer barycenter iterations per training step.
     warmup_epochs : int
-        Epochs of reconstruction only before mixing starts (codes get structure first,
-        so the first plans are not arbitrary).
+        Epochs of reconstruction only before mixing starts.
     detach_targets : bool
         Treat the mixed codes as constant targets (as a federated server sends them).
     patience : int or None
         Early stopping on the unsupervised training loss (``None``: run all epochs).
-    readout : {"kmeans", "gw"}
-        How the fused codes are clustered (see :func:`otmix.readout.fuse_and_cluster`).
+    link_share : float in [0, 1]
+        Share of every batch drawn from the linked entities (with links or pseudo-links).
+    readout : {"auto", "matched", "fused", "gw"}
+        Which read-out gives ``labels_`` (``"kmeans"``: the former name of ``"fused"``).
     readout_points : int
-        Largest barycenter used by the read-out.
+        Largest barycenter used by the fused read-outs.
+    align_restarts : int
+        Pure-GW restarts of the alignability score without links.
     n_jobs : int or None
-        Threads for the per-view FGW problems (-1: one per view). The default 1 is
-        faster at training batch sizes (prokaryotic, 2 cores: 20.9 s vs 27.6 s with -1);
-        threads pay off for barycenters of about a thousand points and more.
+        Threads for the per-view FGW problems (-1: one per view).
     device : str or torch.device
-        Where the network trains: ``"cpu"`` (default), ``"auto"`` (CUDA when available, else
-        the CPU) or any torch device string (``"cuda"``, ``"cuda:1"``, ``"mps"``). The OT
-        solvers always run on the CPU. An unknown or unavailable device makes ``fit`` raise
-        a one-line ``ValueError``. Labels, codes and centres are returned as numpy arrays.
+        Where the network trains: ``"cpu"`` (default), ``"auto"`` or any torch device string.
+        The OT solvers always run on the CPU.
     random_state : int or None
-        Seeds weights, batches, masks and solvers; a fixed seed gives the same result on the CPU
-        (the initial weights are the same on every device; GPU kernels may round differently).
+        Seeds weights, batches, masks, solvers and the read-outs' K-means.
     verbose : bool
-        Show a progress bar over epochs.
+        Show a progress bar over training steps.
 
     Attributes
     ----------
     model_ : MWAE
-        On the training device (after :meth:`load`: the CPU unless told otherwise).
     history_ : dict of per-epoch losses
     labels_ : list of ndarray
-        Cluster of every sample of every view (``fit`` input order).
+        Cluster of every sample of every view (``fit`` input order), one id map.
+    readout_ : str
+        The read-out ``labels_`` came from.
     labels_by_readout_ : dict
-        Both read-outs, ``{"kmeans": [...], "gw": [...]}``.
-    fused_codes_ : ndarray (N_B, latent_dim)
-        The barycenter of all codes.
-    fused_labels_ : ndarray (N_B,)
-    cluster_centers_ : ndarray (n_clusters, latent_dim)
+        ``{"matched": [...], "fused": [...], "gw": [...]}``.
+    alignability_ : list of dict
+        ``{"views": [a, b], "score": s, "alignable": bool}`` for every pair a < b.
+    stability_ : ndarray (M,)
+        Clustering stability of every view's codes (:func:`otmix.alignment.clustering_stability`).
+    pair_plans_ : dict
+        ``(a, b) -> ndarray (n_a, n_b)``: a plan between the rows of views a < b (sums to 1).
+    training_ : dict
+        ``mixing`` (bool), ``links`` ("given", "pseudo" or None) and ``n_links`` of the training.
+    transfer_weights_ : list of list of float
+        ``[m][o]``: the weight view m's matched read-out gave to view o's clusters.
+    view_centers_ : list of ndarray (n_clusters, D_m)
+        Centres of every view's matched clusters in its own (centred, unit-RMS) features.
+    fused_codes_, fused_labels_, cluster_centers_, plans_, support_, barycenter_value_
+        The fused read-out's barycenter, its labels and centres (latent space), plans,
+        rows used and objective.
     n_features_in_ : list of int
         Features per view (a list, one per view, where scikit-learn has one int).
-    plans_ : list of ndarray (N_B, N_B)
-        Plans from the fused barycenter to the rows ``support_[m]`` of every view.
-    support_ : list of ndarray
-        Rows of every view that entered the read-out barycenter (all rows unless a view
-        had more than ``readout_points``).
-    barycenter_value_ : float
-        FGW objective of the read-out barycenter.
 
     Examples
     --------
@@ -139,12 +193,13 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     def __init__(
         self,
         n_clusters: int = 8,
-        latent_dim: int = 16,
+        latent_dim: int = 32,
         hidden_dim: int = 128,
+        encoder: str = "linear",
         alpha: float = 0.5,
         structure: str = "euclidean",
         batch_size: int = 256,
-        epochs: int = 60,
+        epochs: int = 10,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         w_rec: float = 1.0,
@@ -155,8 +210,10 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         warmup_epochs: int = 0,
         detach_targets: bool = True,
         patience: int | None = 10,
-        readout: str = "kmeans",
+        link_share: float = 0.5,
+        readout: str = "auto",
         readout_points: int = 2048,
+        align_restarts: int = 8,
         n_jobs: int | None = 1,
         device: str | torch.device = "cpu",
         random_state: int | None = None,
@@ -165,6 +222,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         self.n_clusters = n_clusters
         self.latent_dim = latent_dim
         self.hidden_dim = hidden_dim
+        self.encoder = encoder
         self.alpha = alpha
         self.structure = structure
         self.batch_size = batch_size
@@ -179,8 +237,10 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         self.warmup_epochs = warmup_epochs
         self.detach_targets = detach_targets
         self.patience = patience
+        self.link_share = link_share
         self.readout = readout
         self.readout_points = readout_points
+        self.align_restarts = align_restarts
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
@@ -193,14 +253,22 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         params = self.get_params()
         return ClusterConfig(**{f.name: params[f.name] for f in fields(ClusterConfig) if f.name in params})
 
+    def _seed(self, offset: int) -> int | None:
+        return None if self.random_state is None else int(self.random_state) + offset
+
     def fit(
-        self, Xs: Sequence[np.ndarray], y: Any = None, progress: Callable[[int, dict[str, float]], None] | None = None
+        self, Xs: Sequence[np.ndarray], y: Any = None, links: Any = None,
+        progress: Callable[[int, dict[str, float]], None] | None = None,
     ) -> OTMClustering:
         """Train on the views ``Xs`` (a list of arrays, one per view; labels are not used).
 
-        ``progress(epoch, losses)`` is called after every epoch (the progress bar of
-        ``verbose=True`` uses the same hook).
+        ``links``: int array (n_links, M) of row indices, one column per view, ``-1`` where
+        the entity is absent from a view (rows known to be the same entity; see
+        :func:`otmix.ot.fgw_barycenter`). ``progress(epoch, losses)`` is called after every
+        epoch (the progress bar of ``verbose=True`` uses the same hook).
         """
+        from .alignment import analyse_views
+
         # every parameter is checked before any work, with one message naming it (otmix.params)
         check_choice("readout", self.readout, READOUTS)
         check_bool("verbose", self.verbose)
@@ -208,18 +276,45 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         Xs, _ = check_views(Xs, n_clusters=check_int("n_clusters", self.n_clusters, low=1))
         config.validate()
         check_int("readout_points", self.readout_points, low=1)
+        check_int("align_restarts", self.align_restarts, low=1)
         if self.readout_points < self.n_clusters:
             raise ValueError(f"readout_points={self.readout_points} is smaller than n_clusters={self.n_clusters}")
-        if self.verbose:
-            model, history = self._fit_with_bar(Xs, config, progress)
+        links_ = None
+        if links is not None:
+            links_ = check_links(links, [X.shape[0] for X in Xs])
+            if links_.shape[0] == 0:
+                links_ = None
+        n_clusters = int(self.n_clusters)
+        if links_ is None:  # without links, alignable pairs (measured on the PCA start) mix through their matches
+            start = _pca_codes(Xs, config.latent_dim)
+            before = analyse_views(start, n_clusters, restarts=self.align_restarts, random_state=self._seed(101))
+            train_links, kind = before.pseudo_links, ("pseudo" if before.pseudo_links is not None else None)
         else:
-            model, history = train_clustering(Xs, config, progress=progress)
-        # fitted attributes are set together, only once the read-out has succeeded
+            before, train_links, kind = None, links_, "given"
+        mixing = train_links is not None
+        if self.verbose:
+            model, history = self._fit_with_bar(Xs, config, progress, train_links, mixing)
+        else:
+            model, history = train_clustering(Xs, config, progress=progress, links=train_links, mixing=mixing)
+        # fitted attributes are set together, only once the read-outs have succeeded
         codes = [_encode(model, X, m) for m, X in enumerate(Xs)]
-        fused = self._read_out(codes)
+        analysis = before if (before is not None and not mixing and config.encoder == "linear") else \
+            analyse_views(codes, n_clusters, links=links_, restarts=self.align_restarts, random_state=self._seed(202))
+        matched, matched_log = matched_clusters(codes, n_clusters, analysis, random_state=self._seed(303), own=Xs)
+        fused = self._read_out(codes, links_)
+        readout = self._choose_readout(analysis)
+        by_readout = {"matched": matched, **fused.labels_by_readout}
         self.model_, self.history_, self.n_features_in_ = model, history, [X.shape[1] for X in Xs]
-        self.labels_ = fused.labels
-        self.labels_by_readout_ = fused.labels_by_readout
+        self.readout_ = readout
+        self.labels_ = by_readout[readout]
+        self.labels_by_readout_ = by_readout
+        self.alignability_ = [a.as_dict() for a in analysis.alignability]
+        self.stability_ = np.asarray(analysis.stability)
+        self.pair_plans_ = dict(analysis.pair_plans)
+        self.training_ = {"mixing": mixing, "links": kind, "n_links": 0 if train_links is None else len(train_links)}
+        self.transfer_weights_ = matched_log["weights"]
+        self.view_scaling_ = [_unit_rms(X)[1:] for X in Xs]
+        self.view_centers_ = [_centres(_unit_rms(X)[0], lab, n_clusters) for X, lab in zip(Xs, matched)]
         self.fused_codes_ = fused.codes
         self.fused_labels_ = fused.fused_labels
         self.cluster_centers_ = fused.centers
@@ -228,7 +323,13 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         self.barycenter_value_ = fused.barycenter_value
         return self
 
-    def _fit_with_bar(self, Xs, config, progress):
+    def _choose_readout(self, analysis) -> str:
+        """The read-out of ``labels_``: as asked, or (auto) fused when every pair is alignable, else matched."""
+        if self.readout == "auto":
+            return "fused" if all(a.alignable for a in analysis.alignability) else "matched"
+        return "fused" if self.readout == "kmeans" else self.readout
+
+    def _fit_with_bar(self, Xs, config, progress, links, mixing):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         steps = steps_per_epoch([X.shape[0] for X in Xs], config.batch_size)
@@ -249,13 +350,13 @@ class OTMClustering(ClusterMixin, BaseEstimator):
                 if progress is not None:
                     progress(epoch, losses)
 
-            return train_clustering(Xs, config, progress=hook, on_step=on_step)
+            return train_clustering(Xs, config, progress=hook, on_step=on_step, links=links, mixing=mixing)
 
-    def _read_out(self, Zs: list[np.ndarray]) -> FusedClusters:
-        seed = None if self.random_state is None else int(self.random_state) + 7919
+    def _read_out(self, Zs: list[np.ndarray], links: np.ndarray | None = None) -> FusedClusters:
         return fuse_and_cluster(
-            Zs, self.n_clusters, readout=self.readout, alpha=self.alpha, structure=self.structure,
-            max_points=self.readout_points, random_state=seed, n_jobs=self.n_jobs,
+            Zs, self.n_clusters, readout="gw" if self.readout == "gw" else "fused", alpha=self.alpha,
+            structure=self.structure, max_points=self.readout_points, random_state=self._seed(7919),
+            n_jobs=self.n_jobs,
         )
 
     def fit_predict(self, Xs: Sequence[np.ndarray], y: Any = None) -> list[np.ndarray]:
@@ -291,14 +392,20 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         return [self._encode(self._check_view_input(X, m), m) for m, X in enumerate(Xs)]
 
     def predict(self, X: np.ndarray, view: int = 0) -> np.ndarray:
-        """Cluster new samples of ONE view with that view's encoder alone (nearest fused centre).
+        """Cluster new samples of ONE view from that view alone.
 
-        This is what a single agent can do after training: it needs neither the other
-        views nor the barycenter, only its encoder and the ``cluster_centers_``. Raises
+        With the matched read-out (``readout_ == "matched"``): the nearest of the view's own
+        cluster centres (``view_centers_``, in its centred, unit-RMS features); with the fused
+        ones: the nearest fused centre of the view's codes (its encoder and
+        ``cluster_centers_``). Either way it is what a single agent can do after training:
+        it needs neither the other views nor the barycenter. Raises
         ``sklearn.exceptions.NotFittedError`` before :meth:`fit` (or :meth:`load`).
         """
         self._check_fitted()
         X = self._check_view_input(X, view)
+        if getattr(self, "readout_", "fused") == "matched":
+            mean, scale = self.view_scaling_[view]
+            return nearest_center((X - mean) / scale, self.view_centers_[view])
         return nearest_center(self._encode(X, view), self.cluster_centers_)
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -316,9 +423,13 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         tmp = Path(tempfile.mkdtemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}."))
         try:  # CPU tensors: the checkpoint loads on machines without the training device
             weights = {k: v.detach().cpu() for k, v in self.model_.state_dict().items()}
-            state = {"model": weights, "cluster_centers": torch.as_tensor(self.cluster_centers_)}
+            state = {"model": weights, "cluster_centers": torch.as_tensor(self.cluster_centers_),
+                     "view_centers": [torch.as_tensor(c) for c in self.view_centers_],
+                     "view_means": [torch.as_tensor(mean) for mean, _ in self.view_scaling_],
+                     "view_scales": torch.as_tensor([scale for _, scale in self.view_scaling_])}
             torch.save(state, tmp / CHECKPOINT_WEIGHTS)
-            meta = {"params": self.get_params(), "n_features_in": self.n_features_in_, "format": 1}
+            meta = {"params": self.get_params(), "n_features_in": self.n_features_in_, "readout": self.readout_,
+                    "format": 2}
             (tmp / CHECKPOINT_CONFIG).write_text(json.dumps(meta, indent=2, default=_json_scalar))
             os.replace(tmp, path)
         except BaseException:
@@ -344,10 +455,15 @@ class OTMClustering(ClusterMixin, BaseEstimator):
             state = torch.load(path / CHECKPOINT_WEIGHTS, map_location="cpu", weights_only=True)
             est = cls(**meta["params"])
             est.n_features_in_ = [int(d) for d in meta["n_features_in"]]
-            est.model_ = MWAE(est.n_features_in_, est.latent_dim, est.hidden_dim)
+            est.model_ = MWAE(est.n_features_in_, est.latent_dim, est.hidden_dim, encoder=est.encoder)
             est.model_.load_state_dict(state["model"])
             est.model_.to(target).eval()
             est.cluster_centers_ = state["cluster_centers"].numpy()
+            est.readout_ = meta.get("readout", "fused")
+            if "view_centers" in state:
+                est.view_centers_ = [c.numpy() for c in state["view_centers"]]
+                est.view_scaling_ = [(mean.numpy(), float(scale))
+                                     for mean, scale in zip(state["view_means"], state["view_scales"])]
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"{path} is not an otmix checkpoint: {exc.filename} is missing") from None
         except (KeyError, TypeError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:

@@ -1,11 +1,22 @@
-"""From per-view codes to fused clusters: one FGW barycenter over all codes, clustered, carried back.
+"""From per-view codes to clusters with one id map across views.
 
-Two read-outs of the same barycenter ``Z_B`` (docs/design.md §5, paper Eq. 6):
+Two read-outs of one FGW barycenter ``Z_B`` of all codes (docs/design.md §5, paper Eq. 6),
+:func:`fuse_and_cluster`:
 
 * ``"gw"`` — the paper's: GW transport of the Gaussian kernel of ``Z_B`` onto ``I_C``
   gives a plan P; a sample j of view m takes ``argmax_c (T_m^T P)_jc``.
-* ``"kmeans"`` — k-means on ``Z_B``; a sample takes the nearest centroid of its own
-  code (what a single agent can do alone, and what ``predict`` does for new rows).
+* ``"fused"`` (formerly ``"kmeans"``) — k-means on ``Z_B``; a sample takes the nearest
+  centroid of its own code (what a single agent can do alone, and what ``predict`` does
+  for new rows).
+
+and one that keeps every view's own clusters, :func:`matched_clusters`:
+
+* ``"matched"`` — K-means on every view's own codes, where a less stable view also sees
+  the clusters of the more stable views' rows matched to its rows (through links, or the
+  pair plans of :mod:`otmix.alignment`); the cluster ids of every view are then matched
+  to those of the most stable view by the Hungarian algorithm on their co-occurrence on
+  linked (or matched) rows. A view never takes anything from a less stable one, so the
+  strongest view's clusters are its own K-means.
 """
 
 from __future__ import annotations
@@ -19,7 +30,10 @@ from sklearn.cluster import KMeans
 
 from .ot import fgw_barycenter, gw_cluster, transfer_labels
 
-READOUTS = ("kmeans", "gw")
+READOUTS = ("auto", "matched", "fused", "kmeans", "gw")  # "kmeans" is the former name of "fused"
+NEIGHBOURS = 30  # rows of a more stable view whose clusters a row of a less stable view sees
+TRANSFER_WEIGHT = 1.0  # weight of those clusters beside the view's own (unit RMS) codes
+STABILITY_MARGIN = 0.02  # a view passes its clusters on only when at least this much more stable
 
 
 @dataclass
@@ -42,7 +56,7 @@ class FusedClusters:
     labels : list of ndarray (N_m,)
         Cluster of every sample of every view under ``readout``.
     labels_by_readout : dict
-        ``{"kmeans": [...], "gw": [...]}``: both read-outs, for reporting.
+        ``{"fused": [...], "gw": [...]}``: both read-outs, for reporting.
     readout : str
     barycenter_value : float
     """
@@ -66,7 +80,7 @@ def nearest_center(Z: np.ndarray, centers: np.ndarray) -> np.ndarray:
 def fuse_and_cluster(
     Zs: Sequence[np.ndarray],
     n_clusters: int,
-    readout: str = "kmeans",
+    readout: str = "fused",
     alpha: float = 0.5,
     structure: str = "euclidean",
     max_points: int = 2048,
@@ -81,7 +95,7 @@ def fuse_and_cluster(
     Zs : list of arrays (N_m, d)
         Codes of every sample of every view (unaligned; lengths may differ).
     n_clusters : int
-    readout : {"kmeans", "gw"}
+    readout : {"fused", "gw"}
         Which read-out gives ``labels``, ``fused_labels`` and ``centers`` (both are computed).
     alpha, structure : float, str
         FGW trade-off and structure matrices of the barycenter.
@@ -98,8 +112,8 @@ def fuse_and_cluster(
     -------
     FusedClusters
     """
-    if readout not in READOUTS:
-        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    if readout not in ("kmeans", "fused", "gw"):
+        raise ValueError(f"readout must be 'fused' or 'gw', got {readout!r}")
     rng = np.random.default_rng(random_state)
     Zs = [np.asarray(Z, dtype=np.float64) for Z in Zs]
     n_points = min(min(Z.shape[0] for Z in Zs), int(max_points))
@@ -108,7 +122,7 @@ def fuse_and_cluster(
     support = [np.arange(len(Z)) if len(Z) == n_points else np.sort(rng.choice(len(Z), n_points, replace=False))
                for Z in Zs]
     bary = fgw_barycenter([Z[rows] for Z, rows in zip(Zs, support)], n_points=n_points, alpha=alpha,
-                          structure=structure, init="kmeans++", max_outer=max_outer, tol=1e-6, random_state=rng,
+                          structure=structure, init="random", max_outer=max_outer, tol=1e-6, random_state=rng,
                           n_jobs=n_jobs)
     codes, plans = np.asarray(bary.Z), [np.asarray(T) for T in bary.plans]
 
@@ -130,4 +144,224 @@ def fuse_and_cluster(
     else:
         fused, centers, labels = km.labels_, km_centers, km_views
     return FusedClusters(codes, plans, support, np.asarray(fused), centers, labels,
-                         {"kmeans": km_views, "gw": gw_views}, readout, float(bary.value))
+                         {"fused": km_views, "gw": gw_views}, "gw" if readout == "gw" else "fused",
+                         float(bary.value))
+
+
+def _one_hot(labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    out = np.zeros((labels.size, n_clusters))
+    out[np.arange(labels.size), labels] = 1.0
+    return out
+
+
+def _pair_links(links: np.ndarray | None, o: int, m: int) -> np.ndarray | None:
+    if links is None:
+        return None
+    both = (links[:, o] >= 0) & (links[:, m] >= 0)
+    return np.stack([links[both, o], links[both, m]], axis=1) if both.any() else None
+
+
+def _votes(cost: np.ndarray, labels_o: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Mean one-hot cluster of the ``NEIGHBOURS`` nearest rows of o (rows of ``cost``) of every column."""
+    k = min(NEIGHBOURS, cost.shape[0])
+    nearest = np.argpartition(cost, k - 1, axis=0)[:k]  # k x n_m rows of o
+    n_m = cost.shape[1]
+    return _one_hot(labels_o[nearest].ravel(), n_clusters).reshape(k, n_m, n_clusters).mean(axis=0)
+
+
+def transfer_reliability(
+    Zo: np.ndarray, Zm: np.ndarray, pairs: np.ndarray, labels_o: np.ndarray, n_clusters: int,
+    rng: np.random.Generator, splits: int = 3,
+) -> float:
+    r"""How well view o's clusters are predicted for unlinked rows of view m, from held-out links.
+
+    ``splits`` times a fifth of the linked pairs is held out, the link cost
+    (:func:`otmix.ot.link_cost`) is rebuilt from the others, and every held-out row of m
+    takes the majority cluster of its ``NEIGHBOURS`` nearest rows of o; the share
+    :math:`r` that equals the cluster of its true partner is compared with chance
+    :math:`r_0 = \sum_c s_c^2` (the shares of o's clusters):
+    :math:`\max(0, (r - r_0) / (1 - r_0))`, 0 = the transfer is noise, 1 = exact. Needs no
+    labels, only the links. Fewer than 5 links: 0 (nothing to hold out).
+    """
+    from .ot import link_cost
+
+    k = pairs.shape[0]
+    if k < 5:
+        return 0.0
+    shares = np.bincount(labels_o, minlength=n_clusters) / labels_o.size
+    chance = float(shares @ shares)
+    n_out = max(1, int(round(0.2 * k)))
+    hits = []
+    for _ in range(splits):
+        out = rng.choice(k, size=n_out, replace=False)
+        kept = np.delete(pairs, out, axis=0)
+        cost = link_cost(Zo, Zm, kept)[:, pairs[out, 1]]
+        guess = _votes(cost, labels_o, n_clusters).argmax(axis=1)
+        hits.append(np.mean(guess == labels_o[pairs[out, 0]]))
+    return float(max(0.0, (np.mean(hits) - chance) / max(1.0 - chance, 1e-12)))
+
+
+def _transferred(analysis, o: int, m: int, labels_o: np.ndarray, n_m: int, n_clusters: int) -> np.ndarray | None:
+    """Cluster evidence of view o for the rows of view m: the clusters of their matched rows of o.
+
+    Linked rows see their partner's cluster; every other row the clusters of its
+    ``NEIGHBOURS`` nearest rows of o under the pair's cost (or its plan partner when the
+    pair has no cost). None when the pair shares no links and is not alignable.
+    """
+    pair = _pair_links(analysis.effective_links(), o, m)
+    if pair is None and not analysis.score(o, m).alignable:
+        return None
+    cost = analysis.cost(o, m)
+    if cost is not None:
+        V = _votes(cost, labels_o, n_clusters)
+    else:
+        V = _one_hot(labels_o[analysis.plan(o, m).argmax(axis=0)], n_clusters)
+    if pair is not None:
+        V[pair[:, 1]] = _one_hot(labels_o[pair[:, 0]], n_clusters)
+    return V
+
+
+def matched_clusters(
+    Zs: Sequence[np.ndarray], n_clusters: int, analysis, random_state: int | np.random.Generator | None = None,
+    own: Sequence[np.ndarray] | None = None,
+) -> tuple[list[np.ndarray], dict]:
+    """The ``"matched"`` read-out (module docstring): every view's own clusters, ids matched across views.
+
+    View m is clustered by K-means on its own features (``own[m]``, centred and scaled to
+    unit RMS norm; the codes when ``own`` is None) beside, for every more stable view o
+    (by at least ``STABILITY_MARGIN``), o's clusters of the rows matched to m's rows
+    (:func:`_transferred`) weighted by ``TRANSFER_WEIGHT`` x the stability gap (relative
+    to the views' spread) x :func:`transfer_reliability` — evidence that held-out links
+    show to be noise gets weight 0, so a view is never pulled towards noise. The ids of
+    every view are then matched to the most stable view's by the Hungarian algorithm on
+    ``sum over m's clusters of o's transferred clusters``.
+
+    Parameters
+    ----------
+    Zs : list of arrays (N_m, d)
+        Codes of every view (the link costs are built on them).
+    n_clusters : int
+    analysis : otmix.alignment.ViewAnalysis
+        Stability, links or pseudo-links, pair plans and costs of the views.
+    random_state : int, Generator or None
+    own : list of arrays (N_m, D_m), optional
+        What every view is clustered on (e.g. its preprocessed features).
+
+    Returns
+    -------
+    labels : list of ndarray
+        Cluster of every row of every view, one id map.
+    log : dict
+        ``weights[m][o]``: the weight view m gave to view o's clusters;
+        ``reliability[m][o]``: the held-out transfer reliability.
+    """
+    rng = np.random.default_rng(random_state)
+    stability = np.asarray(analysis.stability)
+    order = [int(m) for m in np.argsort(-stability, kind="stable")]
+    spread = max(float(stability.max() - stability.min()), 1e-12)
+    links = analysis.effective_links()
+    M = len(Zs)
+    weights = [[0.0] * M for _ in range(M)]
+    reliability = [[None] * M for _ in range(M)]
+    labels: list[np.ndarray | None] = [None] * M
+    evidence: dict[tuple[int, int], np.ndarray] = {}
+    for m in order:
+        base = np.asarray(Zs[m] if own is None else own[m], dtype=np.float64)
+        base = base - base.mean(axis=0)
+        base /= max(float(np.sqrt(np.mean(np.sum(base * base, axis=1)))), 1e-300)
+        blocks = [base]
+        for o in order:
+            if labels[o] is None:
+                continue
+            V = _transferred(analysis, o, m, labels[o], Zs[m].shape[0], n_clusters)
+            if V is None:
+                continue
+            evidence[(o, m)] = V
+            if stability[o] < stability[m] + STABILITY_MARGIN:
+                continue
+            pair = _pair_links(links, o, m)
+            r = 0.0 if pair is None else transfer_reliability(Zs[o], Zs[m], pair, labels[o], n_clusters, rng)
+            reliability[m][o] = r
+            weights[m][o] = TRANSFER_WEIGHT * (stability[o] - stability[m]) / spread * r
+            if weights[m][o] > 0:
+                blocks.append(weights[m][o] * V)
+        km = KMeans(n_clusters, n_init=10, random_state=int(rng.integers(2**31 - 1))).fit(np.hstack(blocks))
+        labels[m] = km.labels_
+    labels = _consensus_ids(labels, order, evidence, analysis, n_clusters)
+    return [np.asarray(lab, dtype=np.int64) for lab in labels], {"weights": weights, "reliability": reliability}
+
+
+def _consensus_ids(labels: list[np.ndarray], order: list[int], evidence: dict, analysis, n_clusters: int,
+                   rounds: int = 5) -> list[np.ndarray]:
+    r"""One id map for all views: maximise :math:`\sum_{m \ne o} \langle \pi_m T_{mo} \pi_o^\top, I\rangle`.
+
+    :math:`T_{mo}[c, c']` is the evidence that cluster c of view m is cluster c' of view o
+    (the transferred clusters of o summed over m's cluster c, or the pair plan's mass).
+    Every view is first matched to the most stable one, then, for ``rounds`` rounds, each
+    view is re-matched (Hungarian) to the sum of its tables with all the others under
+    their current maps: with four views, a pair that matches poorly directly is helped by
+    the pairs that match well.
+    """
+    M = len(labels)
+    tables: dict[tuple[int, int], np.ndarray] = {}
+    for m in range(M):
+        H = _one_hot(labels[m], n_clusters)
+        for o in range(M):
+            if o == m:
+                continue
+            V = evidence.get((o, m))
+            if V is None:
+                V = _transferred(analysis, o, m, labels[o], labels[m].size, n_clusters)
+            if V is not None:
+                tables[(m, o)] = H.T @ V
+            elif (o, m) in tables:
+                tables[(m, o)] = tables[(o, m)].T
+            else:
+                tables[(m, o)] = H.T @ analysis.plan(o, m).T @ _one_hot(labels[o], n_clusters)
+    for (m, o), T in list(tables.items()):  # both directions say the same thing: use their sum
+        tables[(m, o)] = T / max(T.sum(), 1e-300) + tables[(o, m)].T / max(tables[(o, m)].sum(), 1e-300)
+    maps = [np.arange(n_clusters) for _ in range(M)]
+    ref = order[0]
+
+    def matched(m: int, others: list[int]) -> np.ndarray:
+        from scipy.optimize import linear_sum_assignment
+
+        total = np.zeros((n_clusters, n_clusters))
+        for o in others:
+            total[:, maps[o]] += tables[(m, o)]  # column c' of o is id maps[o][c']
+        rows, cols = linear_sum_assignment(-total)
+        out = np.arange(n_clusters)
+        out[rows] = cols
+        return out
+
+    for m in order[1:]:
+        maps[m] = matched(m, [ref])
+    for _ in range(rounds):
+        changed = False
+        for m in order[1:]:
+            new = matched(m, [o for o in range(M) if o != m])
+            changed |= not np.array_equal(new, maps[m])
+            maps[m] = new
+        if not changed:
+            break
+    return [maps[m][labels[m]] for m in range(M)]
+
+
+def ids_like(labels: np.ndarray, target: np.ndarray, n_clusters: int) -> np.ndarray:
+    """``labels`` renamed (one to one, Hungarian) to agree with ``target`` on as many rows as possible.
+
+    The partition is unchanged; only the ids move. Used when nothing but the fused
+    read-out ties the views together: every view keeps its own clusters and takes the
+    fused clusters' ids.
+    """
+    return _relabel(labels, _one_hot(labels, n_clusters).T @ _one_hot(target, n_clusters))
+
+
+def _relabel(labels: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Map every cluster to the reference cluster it shares most with (``table[c, c']``), one to one."""
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(-table)
+    mapping = np.arange(table.shape[0])
+    mapping[rows] = cols
+    return mapping[labels]

@@ -108,4 +108,4 @@ def test_every_baseline_is_exported_and_says_whether_it_needs_aligned_rows():
 
     aligned = {name: getattr(baselines, name).requires_aligned for name in baselines.__all__[1:]}
     assert aligned == {"KMeansConcat": True, "PerViewKMeans": False, "PerViewSpectral": False, "MCCA": True,
-                       "DCCAE": True, "MultiNMF": True, "GWMAC": False}
+                       "DCCAE": True, "MultiNMF": True, "GWMAC": False, "LinkedKMeans": False, "PVC": False}

@@ -124,7 +124,7 @@ def test_simulate_writes_the_cluster_json_plus_a_federated_block(tmp_path):
     payload = json.loads(out.read_text())
     assert set(payload["metrics"]) == {"acc", "purity", "nmi", "ari"}
     assert [v["view"] for v in payload["per_view"]] == [0, 1]
-    assert set(payload["metrics_by_readout"]) == {"kmeans", "gw"}
+    assert set(payload["metrics_by_readout"]) == {"fused", "gw"}
     fed = payload["federated"]
     assert fed["mode"] == "simulation" and fed["rounds"] == 1 and fed["events"] == []
     assert set(fed["bytes_per_round_per_agent"]) == {"0", "1"}

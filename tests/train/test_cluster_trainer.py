@@ -96,17 +96,22 @@ def test_early_stopping_restores_the_best_epoch(blob_views):
         assert torch.equal(a, b), name  # the weights of epoch 0 came back, not those of epoch 2
 
 
-def test_codes_after_training_have_the_training_scale(blob_views):
-    # Eval mode must use the statistics of the full views, not lagging running averages.
+@pytest.mark.parametrize("encoder", ["mlp", "linear"])
+def test_codes_after_training_have_the_training_scale(blob_views, encoder):
+    # Eval mode must use the statistics of the full views, not lagging running averages:
+    # batch-normalised MLP codes have unit variance per dimension, linear codes unit RMS norm.
     Xs, _ = blob_views
     config = ClusterConfig(n_clusters=3, latent_dim=3, hidden_dim=16, batch_size=64, epochs=3, patience=None,
-                           random_state=0)
+                           encoder=encoder, random_state=0)
     model, _ = train_clustering(Xs, config)
     with torch.no_grad():
         for m, X in enumerate(Xs):
             Z = model.encode(m, torch.as_tensor(X, dtype=torch.float32))
-            np.testing.assert_allclose(Z.mean(0), 0.0, atol=1e-4)
-            np.testing.assert_allclose(Z.std(0), 1.0, atol=0.02)
+            if encoder == "mlp":
+                np.testing.assert_allclose(Z.mean(0), 0.0, atol=1e-4)
+                np.testing.assert_allclose(Z.std(0), 1.0, atol=0.02)
+            else:
+                assert float(torch.sqrt(torch.mean(torch.sum(Z * Z, dim=1)))) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_training_leaves_the_global_rng_alone(blob_views):

@@ -42,6 +42,7 @@ from .index_stream import IndexStream
 
 MIX_MODES = ("binary", "weighted")
 STRUCTURES = ("euclidean", "sqeuclidean")
+ENCODERS = ("linear", "mlp")
 
 
 @dataclass
@@ -49,12 +50,13 @@ class ClusterConfig:
     """Hyper-parameters of the clustering trainer (defaults: the house defaults, see the README)."""
 
     n_clusters: int
-    latent_dim: int = 16
+    latent_dim: int = 32
     hidden_dim: int = 128
+    encoder: str = "linear"
     alpha: float = 0.5
     structure: str = "euclidean"
     batch_size: int = 256
-    epochs: int = 60
+    epochs: int = 10
     lr: float = 1e-3
     weight_decay: float = 0.0
     w_rec: float = 1.0
@@ -67,6 +69,7 @@ class ClusterConfig:
     patience: int | None = 10
     min_delta: float = 1e-4
     n_jobs: int | None = 1
+    link_share: float = 0.5
     device: str | torch.device = "cpu"
     random_state: int | None = None
 
@@ -83,6 +86,8 @@ class ClusterConfig:
         check_real("alpha", self.alpha, low=0.0, high=1.0)
         check_choice("structure", self.structure, STRUCTURES)
         check_choice("mix", self.mix, MIX_MODES)
+        check_choice("encoder", self.encoder, ENCODERS)
+        check_real("link_share", self.link_share, low=0.0, high=1.0)
         check_real("lr", self.lr, low=0.0, low_open=True)
         for name in ("weight_decay", "w_rec", "w_otm", "w_clu", "min_delta"):
             check_real(name, getattr(self, name), low=0.0)
@@ -102,11 +107,13 @@ class ClusterConfig:
 
 def step_losses(
     model: MWAE, batches: Sequence[torch.Tensor], config: ClusterConfig, rng: np.random.Generator,
-    mixing: bool = True,
+    mixing: bool = True, links: np.ndarray | None = None,
 ) -> dict[str, torch.Tensor]:
     """The three loss terms of one training step (tensors; ``total`` is their weighted sum).
 
-    ``mixing=False`` (the warm-up epochs) computes the reconstruction term only.
+    ``mixing=False`` (the warm-up epochs, or views that cannot be aligned) computes the
+    reconstruction term only. ``links``: the batch's link table (rows of the batches,
+    ``-1`` absent), passed to :func:`mixing_terms`.
     With ``config.detach_targets`` the mixed codes are constants, as the targets a
     federated server sends: each view is pulled towards the others, not the reverse.
     """
@@ -115,7 +122,7 @@ def step_losses(
     zero = rec * 0.0
     otm, clu = zero, zero
     if mixing and (config.w_otm > 0 or config.w_clu > 0):
-        targets, clu = mixing_terms(Zs, config, rng)
+        targets, clu = mixing_terms(Zs, config, rng, links=links)
         if config.w_otm > 0:
             otm = sum(torch.mean((Z - target) ** 2) for Z, target in zip(Zs, targets))
     total = config.w_rec * rec + config.w_otm * otm + config.w_clu * clu
@@ -123,7 +130,7 @@ def step_losses(
 
 
 def mixing_terms(
-    Zs: Sequence[torch.Tensor], config: ClusterConfig, rng: np.random.Generator,
+    Zs: Sequence[torch.Tensor], config: ClusterConfig, rng: np.random.Generator, links: np.ndarray | None = None,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     r"""The mixer's part of one step: push-back targets :math:`\tilde Z_m` and the clustering loss.
 
@@ -132,7 +139,11 @@ def mixing_terms(
     and evaluates :math:`\mathrm{GW}(K(\tilde Z_B), I_C)` at the plan found on the
     detached mixed codes (zero when ``w_clu == 0`` or one cluster). The in-process
     trainer and the federated server (:mod:`otmix.federated.task`) both call this, so
-    the two compute the same targets and gradients from the same codes.
+    the two compute the same targets and gradients from the same codes. With ``links``
+    (the batch's link table), the barycenter is the linked one, whose first points are the
+    linked entities, compared through :func:`otmix.ot.link_features` (relative
+    descriptors and ridge-mapped codes, comparable across views): every view's linked rows
+    are pulled towards a mix of the same entity's codes in the other views.
 
     Returns
     -------
@@ -141,7 +152,7 @@ def mixing_terms(
     clu : scalar tensor
         Differentiable in ``Zs`` through the mixed codes.
     """
-    plans = batch_plans(Zs, config.alpha, config.max_outer, rng, config.n_jobs, config.structure)
+    plans = batch_plans(Zs, config.alpha, config.max_outer, rng, config.n_jobs, config.structure, links=links)
     mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
     source = mixed.detach() if config.detach_targets else mixed
     targets = [push_back(T, source) for T in plans]
@@ -152,6 +163,45 @@ def mixing_terms(
         plan = torch.as_tensor(clusters.plan, dtype=mixed.dtype, device=mixed.device)
         clu = gw_cluster_loss(mixed, plan, clusters.bandwidth)
     return targets, clu
+
+
+class BatchSampler:
+    """Rows of every view for one step, and the batch's link table.
+
+    Without links: ``min(batch_size, N_m)`` rows of every view from its own shuffled
+    stream. With links: ``k = round(link_share * batch_size)`` linked entities (at most
+    all of them) drawn from their own stream, every view taking the rows of those present
+    in it, first; then rows that are not linked, from a stream over those, up to the batch
+    size. The link table has one row per drawn entity, the entity's position in each
+    view's batch (``-1`` absent); entities present in fewer than two views are dropped.
+    """
+
+    def __init__(self, n_rows: Sequence[int], batch_size: int, rng: np.random.Generator,
+                 links: np.ndarray | None = None, link_share: float = 0.5) -> None:
+        self.sizes = [min(batch_size, n) for n in n_rows]
+        self.links = None if links is None or len(links) == 0 else np.asarray(links, dtype=np.int64)
+        if self.links is None:
+            self.streams = [IndexStream(n, rng) for n in n_rows]
+            return
+        self.n_linked = min(len(self.links), max(1, int(round(link_share * batch_size))))
+        self.entities = IndexStream(len(self.links), rng)
+        self.free = [np.setdiff1d(np.arange(n), self.links[:, m]) for m, n in enumerate(n_rows)]
+        self.streams = [IndexStream(free.size, rng) for free in self.free]
+
+    def draw(self) -> tuple[list[np.ndarray], np.ndarray | None]:
+        if self.links is None:
+            return [stream.take(k) for stream, k in zip(self.streams, self.sizes)], None
+        table = self.links[self.entities.take(self.n_linked)]
+        rows, positions = [], np.full(table.shape, -1, dtype=np.int64)
+        for m, (size, free, stream) in enumerate(zip(self.sizes, self.free, self.streams)):
+            present = table[:, m] >= 0
+            linked_rows = table[present, m]
+            positions[present, m] = np.arange(linked_rows.size)
+            rest = max(0, size - linked_rows.size)
+            others = free[stream.take(min(rest, free.size))] if free.size else np.zeros(0, np.int64)
+            rows.append(np.concatenate([linked_rows, others]))
+        keep = (positions >= 0).sum(axis=1) >= 2
+        return rows, positions[keep] if keep.any() else None
 
 
 def steps_per_epoch(n_rows: Sequence[int], batch_size: int) -> int:
@@ -165,6 +215,8 @@ def train_clustering(
     model: MWAE | None = None,
     progress: Callable[[int, dict[str, float]], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    links: np.ndarray | None = None,
+    mixing: bool = True,
 ) -> tuple[MWAE, dict[str, list[float]]]:
     """Train an MWAE on unaligned views with the OTM mixer.
 
@@ -181,6 +233,14 @@ def train_clustering(
     on_step : callable(epoch, step), optional
         Called after every optimisation step (``step`` counts from 1 to
         :func:`steps_per_epoch` within the epoch): a progress bar for long epochs.
+    links : int array (n_links, M), optional
+        Linked records (validated; ``-1`` absent). Every batch then holds
+        ``round(link_share * batch_size)`` linked entities (the same entities in every
+        view they are present in), the rest drawn from the other rows, and the barycenter
+        of every step is the linked one (:func:`mixing_terms`).
+    mixing : bool
+        False: reconstruction only (views that cannot be aligned are not pulled towards
+        each other's noise); a linear encoder then stays at its PCA start.
 
     Returns
     -------
@@ -199,14 +259,15 @@ def train_clustering(
         torch.default_generator.manual_seed(seed)  # CPU only: leaves any CUDA generator alone
         if model is None:
             with torch.device("cpu"):  # CPU weights from the CPU generator: one seed, one init, any device
-                model = MWAE([X.shape[1] for X in Xs], config.latent_dim, config.hidden_dim)
-        return _fit(model.to(device), Xs, config, rng, progress, device, on_step)
+                model = MWAE([X.shape[1] for X in Xs], config.latent_dim, config.hidden_dim, encoder=config.encoder)
+                model.init_from_data([torch.as_tensor(np.asarray(X), dtype=torch.float32, device="cpu") for X in Xs])
+        return _fit(model.to(device), Xs, config, rng, progress, device, on_step, links, mixing)
 
 
 def _fit(
     model: MWAE, Xs: Sequence[np.ndarray], config: ClusterConfig, rng: np.random.Generator,
     progress: Callable[[int, dict[str, float]], None] | None, device: torch.device,
-    on_step: Callable[[int, int], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None, links: np.ndarray | None = None, mixing: bool = True,
 ) -> tuple[MWAE, dict[str, list[float]]]:
     if len(Xs) != model.n_views:
         raise ValueError(f"the model has {model.n_views} views but {len(Xs)} were given")
@@ -215,8 +276,7 @@ def _fit(
             raise ValueError(f"view {m} has {X.shape[0]} row; training needs at least 2 per view")
     tensors = [torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device) for X in Xs]
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    streams = [IndexStream(X.shape[0], rng) for X in tensors]
-    sizes = [min(config.batch_size, X.shape[0]) for X in tensors]
+    sampler = BatchSampler([X.shape[0] for X in tensors], config.batch_size, rng, links, config.link_share)
     steps = steps_per_epoch([X.shape[0] for X in tensors], config.batch_size)
     history: dict[str, list[float]] = {key: [] for key in ("total", "rec", "otm", "clu", "seconds")}
     best, best_state, best_epoch, waited, stopped_early = math.inf, None, 0, 0, False
@@ -225,9 +285,10 @@ def _fit(
         model.train()
         sums = dict.fromkeys(("total", "rec", "otm", "clu"), 0.0)
         for step in range(steps):
-            rows = [torch.as_tensor(stream.take(k), device=device) for stream, k in zip(streams, sizes)]
-            batches = [X[r] for X, r in zip(tensors, rows)]
-            losses = step_losses(model, batches, config, rng, mixing=epoch >= config.warmup_epochs)
+            rows, batch_links = sampler.draw()
+            batches = [X[torch.as_tensor(r, device=device)] for X, r in zip(tensors, rows)]
+            losses = step_losses(model, batches, config, rng, mixing=mixing and epoch >= config.warmup_epochs,
+                                 links=batch_links)
             optimizer.zero_grad()
             losses["total"].backward()
             optimizer.step()
