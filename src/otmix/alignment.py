@@ -128,7 +128,7 @@ def analyse_views(
     links: np.ndarray | None = None,
     restarts: int = 8,
     max_rows: int = 400,
-    splits: int = 4,
+    splits: int = 3,
     random_state: int | None = None,
 ) -> ViewAnalysis:
     """Stability, alignability, pair plans and pseudo-links of the views' codes (module docstring).

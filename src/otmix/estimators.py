@@ -212,7 +212,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         patience: int | None = 10,
         link_share: float = 0.5,
         readout: str = "auto",
-        readout_points: int = 2048,
+        readout_points: int = 1024,
         align_restarts: int = 8,
         n_jobs: int | None = 1,
         device: str | torch.device = "cpu",
