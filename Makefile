@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/otmix cluster --dataset digits2 --seeds 1
+	$(VENV)/bin/otmix demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

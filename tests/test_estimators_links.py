@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 from sklearn.cluster import KMeans
+from test_alignment import strong_and_weak
 
 from otmix import OTMClustering
 from otmix.metrics import acc, nmi
 from otmix.models.wae import MWAE
 from otmix.train.cluster import BatchSampler
-from test_alignment import strong_and_weak
 
 FAST = dict(batch_size=64, epochs=2, patience=None)
 

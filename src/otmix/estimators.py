@@ -300,7 +300,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         codes = [_encode(model, X, m) for m, X in enumerate(Xs)]
         analysis = before if (before is not None and not mixing and config.encoder == "linear") else \
             analyse_views(codes, n_clusters, links=links_, restarts=self.align_restarts, random_state=self._seed(202))
-        matched, matched_log = matched_clusters(codes, n_clusters, analysis, random_state=self._seed(303), own=Xs)
+        matched, matched_log = matched_clusters(codes, n_clusters, analysis, random_state=self._seed(303), own=Xs,
+                                                kmeans_seed=self.random_state)
         fused = self._read_out(codes, links_)
         readout = self._choose_readout(analysis)
         by_readout = {"matched": matched, **fused.labels_by_readout}

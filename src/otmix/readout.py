@@ -223,7 +223,7 @@ def _transferred(analysis, o: int, m: int, labels_o: np.ndarray, n_m: int, n_clu
 
 def matched_clusters(
     Zs: Sequence[np.ndarray], n_clusters: int, analysis, random_state: int | np.random.Generator | None = None,
-    own: Sequence[np.ndarray] | None = None,
+    own: Sequence[np.ndarray] | None = None, kmeans_seed: int | None = None,
 ) -> tuple[list[np.ndarray], dict]:
     """The ``"matched"`` read-out (module docstring): every view's own clusters, ids matched across views.
 
@@ -246,6 +246,11 @@ def matched_clusters(
     random_state : int, Generator or None
     own : list of arrays (N_m, D_m), optional
         What every view is clustered on (e.g. its preprocessed features).
+    kmeans_seed : int, optional
+        Seed of every view's K-means (n_init 10); by default drawn from ``random_state``.
+        With the seed of a reference ``KMeans(n_init=10, random_state=seed)`` on the same
+        features, a view that takes nothing from the others gets exactly the reference's
+        partition (K-means is invariant to the centring and scaling applied here).
 
     Returns
     -------
@@ -285,7 +290,8 @@ def matched_clusters(
             weights[m][o] = TRANSFER_WEIGHT * (stability[o] - stability[m]) / spread * r
             if weights[m][o] > 0:
                 blocks.append(weights[m][o] * V)
-        km = KMeans(n_clusters, n_init=10, random_state=int(rng.integers(2**31 - 1))).fit(np.hstack(blocks))
+        seed = int(rng.integers(2**31 - 1)) if kmeans_seed is None else int(kmeans_seed)
+        km = KMeans(n_clusters, n_init=10, random_state=seed).fit(np.hstack(blocks))
         labels[m] = km.labels_
     labels = _consensus_ids(labels, order, evidence, analysis, n_clusters)
     return [np.asarray(lab, dtype=np.int64) for lab in labels], {"weights": weights, "reliability": reliability}

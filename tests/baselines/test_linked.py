@@ -260,3 +260,17 @@ def test_exported_and_do_not_need_aligned_rows():
 def test_docstring_examples_run():
     failures, tried = doctest.testmod(linked, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried > 0 and failures == 0
+
+
+def test_pvc_when_the_eigenproblem_gives_fewer_directions_than_asked():
+    """digits2, seed 2, 10 % links: LAPACK returned 8 of the 10 directions asked; PVC must use those it got."""
+    from otmix.data import load_dataset, simulate_links, unalign
+    from otmix.data.links import link_seed
+
+    ds = load_dataset("digits2")
+    Xs, ys, perms = unalign(ds.Xs, ds.ys, random_state=2)
+    links = simulate_links(perms, 0.1, random_state=link_seed(2))
+    model = PVC(n_clusters=10, random_state=2).fit(Xs, links=links)
+    assert model.n_components_ == model.weights_[0].shape[1] <= 10
+    assert [lab.shape for lab in model.labels_] == [(1797,), (1797,)]
+    assert all(lab.min() >= 0 for lab in model.labels_)

@@ -350,6 +350,7 @@ class PVC(_LinkedClusterer):
                           why=f"(the CCA of {n_linked} linked rows has {limit} directions)")
         means = [X.mean(axis=0) for X in linked]
         weights, eigenvalues = mcca_directions([X - mean for X, mean in zip(linked, means)], k, r)
+        k = int(weights[0].shape[1])  # the eigenproblem may give fewer directions than asked (rank)
         self.means_, self.weights_, self.eigenvalues_, self.n_components_ = means, weights, eigenvalues, k
         self.embeddings_ = [(X - mean) @ W for X, mean, W in zip(Xs, means, weights)]
 
