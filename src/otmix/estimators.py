@@ -54,6 +54,39 @@ def _pca_codes(Xs: Sequence[np.ndarray], latent_dim: int) -> list[np.ndarray]:
     return [_encode(model, X, m) for m, X in enumerate(Xs)]
 
 
+def _frames_onto_reference(codes: list[np.ndarray], links: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray,
+                                                                                              np.ndarray]]:
+    """Per view ``(source mean, rotation, target mean)`` putting its codes in the most linked view's frame.
+
+    Independently encoded views share no coordinates; the fused read-outs compare them, so
+    with links (or pseudo-links) every view's frame is turned onto the reference's by
+    orthogonal Procrustes on the linked rows: ``(Z - source) @ R + target``. Without links
+    (or a view with fewer than two linked rows): the identity.
+    """
+    d = codes[0].shape[1]
+    identity = (np.zeros(d), np.eye(d), np.zeros(d))
+    if links is None or len(links) == 0:
+        return [identity for _ in codes]
+    from .ot.align import procrustes_rotation
+
+    ref = int(np.argmax((links >= 0).sum(axis=0)))
+    frames = []
+    for m, Z in enumerate(codes):
+        both = (links[:, m] >= 0) & (links[:, ref] >= 0)
+        if m == ref or both.sum() < 2:
+            frames.append(identity)
+            continue
+        A, B = Z[links[both, m]], codes[ref][links[both, ref]]
+        source, target = A.mean(axis=0), B.mean(axis=0)
+        frames.append((source, procrustes_rotation(A - source, B - target), target))
+    return frames
+
+
+def _in_frame(Z: np.ndarray, frame: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    source, R, target = frame
+    return (Z - source) @ R + target
+
+
 def _unit_rms(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """``X`` centred and scaled to unit root-mean-square row norm, with the mean and the scale."""
     mean = X.mean(axis=0)
@@ -173,6 +206,10 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         ``[m][o]``: the weight view m's matched read-out gave to view o's clusters.
     view_centers_ : list of ndarray (n_clusters, D_m)
         Centres of every view's matched clusters in its own (centred, unit-RMS) features.
+    code_frames_ : list of (source mean, rotation, target mean)
+        With links or pseudo-links, every view's codes are turned onto the most linked view's
+        frame before the fused read-outs, ``(Z - source) @ R + target`` (the identity otherwise);
+        ``predict`` applies the same.
     fused_codes_, fused_labels_, cluster_centers_, plans_, support_, barycenter_value_
         The fused read-out's barycenter, its labels and centres (latent space), plans,
         rows used and objective.
@@ -302,7 +339,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
             analyse_views(codes, n_clusters, links=links_, restarts=self.align_restarts, random_state=self._seed(202))
         matched, matched_log = matched_clusters(codes, n_clusters, analysis, random_state=self._seed(303), own=Xs,
                                                 kmeans_seed=self.random_state)
-        fused = self._read_out(codes, links_)
+        frames = _frames_onto_reference(codes, analysis.effective_links())
+        fused = self._read_out([_in_frame(Z, f) for Z, f in zip(codes, frames)], analysis.effective_links())
         readout = self._choose_readout(analysis)
         by_readout = {"matched": matched, **fused.labels_by_readout}
         self.model_, self.history_, self.n_features_in_ = model, history, [X.shape[1] for X in Xs]
@@ -315,6 +353,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         self.training_ = {"mixing": mixing, "links": kind, "n_links": 0 if train_links is None else len(train_links)}
         self.transfer_weights_ = matched_log["weights"]
         self.view_scaling_ = [_unit_rms(X)[1:] for X in Xs]
+        self.code_frames_ = frames
         self.view_centers_ = [_centres(_unit_rms(X)[0], lab, n_clusters) for X, lab in zip(Xs, matched)]
         self.fused_codes_ = fused.codes
         self.fused_labels_ = fused.fused_labels
@@ -357,7 +396,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         return fuse_and_cluster(
             Zs, self.n_clusters, readout="gw" if self.readout == "gw" else "fused", alpha=self.alpha,
             structure=self.structure, max_points=self.readout_points, random_state=self._seed(7919),
-            n_jobs=self.n_jobs,
+            n_jobs=self.n_jobs, links=links,
         )
 
     def fit_predict(self, Xs: Sequence[np.ndarray], y: Any = None) -> list[np.ndarray]:
@@ -385,12 +424,16 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     def transform(self, Xs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Codes of every view in the shared latent space (one array per view).
 
+        With links or pseudo-links, every view's codes are in the reference view's frame
+        (``code_frames_``), so codes of the same entity in different views are close.
         Raises ``sklearn.exceptions.NotFittedError`` before :meth:`fit` (or :meth:`load`).
         """
         self._check_fitted()
         if not isinstance(Xs, list | tuple) or len(Xs) != len(self.n_features_in_):
             raise ValueError(f"Xs must be a list of {len(self.n_features_in_)} views")
-        return [self._encode(self._check_view_input(X, m), m) for m, X in enumerate(Xs)]
+        codes = [self._encode(self._check_view_input(X, m), m) for m, X in enumerate(Xs)]
+        frames = getattr(self, "code_frames_", None)
+        return codes if frames is None else [_in_frame(Z, f) for Z, f in zip(codes, frames)]
 
     def predict(self, X: np.ndarray, view: int = 0) -> np.ndarray:
         """Cluster new samples of ONE view from that view alone.
@@ -407,7 +450,9 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         if getattr(self, "readout_", "fused") == "matched":
             mean, scale = self.view_scaling_[view]
             return nearest_center((X - mean) / scale, self.view_centers_[view])
-        return nearest_center(self._encode(X, view), self.cluster_centers_)
+        frames = getattr(self, "code_frames_", None)
+        codes = self._encode(X, view)
+        return nearest_center(codes if frames is None else _in_frame(codes, frames[view]), self.cluster_centers_)
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -427,7 +472,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
             state = {"model": weights, "cluster_centers": torch.as_tensor(self.cluster_centers_),
                      "view_centers": [torch.as_tensor(c) for c in self.view_centers_],
                      "view_means": [torch.as_tensor(mean) for mean, _ in self.view_scaling_],
-                     "view_scales": torch.as_tensor([scale for _, scale in self.view_scaling_])}
+                     "view_scales": torch.as_tensor([scale for _, scale in self.view_scaling_]),
+                     "code_frames": [[torch.as_tensor(part) for part in frame] for frame in self.code_frames_]}
             torch.save(state, tmp / CHECKPOINT_WEIGHTS)
             meta = {"params": self.get_params(), "n_features_in": self.n_features_in_, "readout": self.readout_,
                     "format": 2}
@@ -465,6 +511,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
                 est.view_centers_ = [c.numpy() for c in state["view_centers"]]
                 est.view_scaling_ = [(mean.numpy(), float(scale))
                                      for mean, scale in zip(state["view_means"], state["view_scales"])]
+                est.code_frames_ = [tuple(part.numpy() for part in frame) for frame in state["code_frames"]]
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"{path} is not an otmix checkpoint: {exc.filename} is missing") from None
         except (KeyError, TypeError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:

@@ -87,6 +87,7 @@ def fuse_and_cluster(
     max_outer: int = 10,
     random_state: int | np.random.Generator | None = None,
     n_jobs: int | None = -1,
+    links: np.ndarray | None = None,
 ) -> FusedClusters:
     """Fuse the views' codes into one barycenter and cluster every view's samples consistently.
 
@@ -107,6 +108,10 @@ def fuse_and_cluster(
     max_outer : int
         Outer barycenter iterations.
     random_state : int, Generator or None
+    links : int array (n_links, M), optional
+        Linked rows (``-1`` absent): the barycenter is then the linked one (its first points
+        are the linked entities), when every view enters it whole (no view above
+        ``max_points`` rows); otherwise they are not used here.
 
     Returns
     -------
@@ -121,9 +126,10 @@ def fuse_and_cluster(
         raise ValueError(f"the barycenter has {n_points} points, fewer than n_clusters={n_clusters}")
     support = [np.arange(len(Z)) if len(Z) == n_points else np.sort(rng.choice(len(Z), n_points, replace=False))
                for Z in Zs]
+    whole = all(len(rows) == len(Z) for Z, rows in zip(Zs, support))
     bary = fgw_barycenter([Z[rows] for Z, rows in zip(Zs, support)], n_points=n_points, alpha=alpha,
                           structure=structure, init="random", max_outer=max_outer, tol=1e-6, random_state=rng,
-                          n_jobs=n_jobs)
+                          n_jobs=n_jobs, links=links if whole and links is not None and len(links) else None)
     codes, plans = np.asarray(bary.Z), [np.asarray(T) for T in bary.plans]
 
     gw = gw_cluster(codes, n_clusters, init="kmeans", random_state=rng)

@@ -66,8 +66,9 @@ class LinearViewAutoencoder(nn.Module):
     K-means on the view's features. Decoder :math:`\hat x = z D + c`.
 
     :meth:`init_pca` sets :math:`W` to the top ``min(latent_dim, n_features, n_rows - 1)``
-    principal directions (the other columns zero: a view with fewer features than the
-    latent width works), :math:`b = -\bar x W` and :math:`D = W^\top s`,
+    principal directions, each signed so that its largest loading is positive (the other
+    columns zero: a view with fewer features than the latent width works),
+    :math:`b = -\bar x W` and :math:`D = W^\top s`,
     :math:`c = \bar x` — the best linear reconstruction, which training starts from.
     """
 
@@ -89,6 +90,10 @@ class LinearViewAutoencoder(nn.Module):
         mean = X.mean(dim=0)
         centred = X - mean
         _, _, Vt = torch.linalg.svd(centred, full_matrices=False)
+        # a deterministic sign: the largest loading of every direction is positive (as scikit-learn's
+        # svd_flip), so two views with the same features get the same codes, not mirrored ones
+        biggest = Vt.abs().argmax(dim=1)
+        Vt = Vt * torch.sign(Vt[torch.arange(Vt.shape[0]), biggest])[:, None]
         k = min(self.W.shape[1], Vt.shape[0], max(1, X.shape[0] - 1))
         W = torch.zeros(self.W.shape, dtype=torch.float64, device="cpu")
         W[:, :k] = Vt[:k].T
