@@ -86,7 +86,7 @@ def test_early_stopping_restores_the_best_epoch(blob_views):
     Xs, _ = blob_views
     # A min_delta no epoch can beat: the first epoch stays best, training stops after `patience` more.
     config = ClusterConfig(n_clusters=3, latent_dim=3, hidden_dim=8, batch_size=32, epochs=50, patience=2,
-                           min_delta=10.0, w_otm=0.0, w_clu=0.0, random_state=0)
+                           min_delta=10.0, w_otm=0.0, w_clu=0.0, encoder="mlp", random_state=0)
     model, history = train_clustering(Xs, config)
     assert len(history["total"]) == 3
     assert history["best_epoch"] == [0] and history["stopped_early"] == [True]
@@ -94,6 +94,28 @@ def test_early_stopping_restores_the_best_epoch(blob_views):
     first_epoch_only, _ = train_clustering(Xs, config)
     for (name, a), (_, b) in zip(model.state_dict().items(), first_epoch_only.state_dict().items()):
         assert torch.equal(a, b), name  # the weights of epoch 0 came back, not those of epoch 2
+
+
+def test_a_linear_encoder_never_ends_worse_than_its_pca_start(blob_views):
+    from otmix.models.wae import MWAE
+
+    Xs, _ = blob_views
+    # no epoch can beat the start by min_delta: the PCA start comes back, weights and all
+    config = ClusterConfig(n_clusters=3, latent_dim=3, batch_size=32, epochs=4, patience=None, min_delta=10.0,
+                           random_state=0)
+    model, history = train_clustering(Xs, config)
+    assert history["best_epoch"] == [-1] and len(history["start_total"]) == 1
+    start = MWAE([X.shape[1] for X in Xs], 3, encoder="linear")
+    start.init_from_data([torch.as_tensor(X, dtype=torch.float32) for X in Xs])
+    for (name, a), (_, b) in zip(model.state_dict().items(), start.state_dict().items()):
+        if not name.endswith("scale"):  # the code scale is recalibrated on the full views
+            assert torch.equal(a, b), name
+    # the PCA start is optimal for a linear reconstruction: with the reconstruction loss alone it is kept
+    config.min_delta, config.w_otm, config.w_clu = 0.0, 0.0, 0.0
+    _, history = train_clustering(Xs, config)
+    best = history["best_epoch"][0]
+    kept = history["start_total"][0] if best == -1 else history["total"][best]
+    assert kept <= min(history["total"]) + 1e-12 and kept <= history["start_total"][0]
 
 
 @pytest.mark.parametrize("encoder", ["mlp", "linear"])

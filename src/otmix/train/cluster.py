@@ -204,6 +204,19 @@ class BatchSampler:
         return rows, positions[keep] if keep.any() else None
 
 
+@torch.no_grad()
+def _start_loss(model: MWAE, tensors, sampler: BatchSampler, steps: int, config: ClusterConfig,
+                rng: np.random.Generator, device: torch.device, mixing: bool) -> float:
+    """Mean total loss of one epoch of batches at the current weights, without updating them."""
+    model.train()
+    total = 0.0
+    for _ in range(steps):
+        rows, batch_links = sampler.draw()
+        batches = [X[torch.as_tensor(r, device=device)] for X, r in zip(tensors, rows)]
+        total += float(step_losses(model, batches, config, rng, mixing=mixing, links=batch_links)["total"]) / steps
+    return total
+
+
 def steps_per_epoch(n_rows: Sequence[int], batch_size: int) -> int:
     """Optimisation steps in one epoch: one pass over the largest view, at least one."""
     return max(1, max(n_rows) // batch_size)
@@ -249,7 +262,10 @@ def train_clustering(
         (unsupervised) loss and code normalisations set to the statistics of the full views.
     history : dict of lists
         Per-epoch means of ``total``, ``rec``, ``otm``, ``clu`` and the epoch ``seconds``;
-        ``best_epoch`` and ``stopped_early`` as one-element lists.
+        ``best_epoch`` and ``stopped_early`` as one-element lists. With linear encoders the
+        PCA start is evaluated first (``start_total``, one epoch of batches without updates)
+        and kept when no epoch beats it (``best_epoch == -1``): training never ends worse
+        than its start on the unsupervised loss.
     """
     config.validate()
     device = resolve_device(config.device)
@@ -280,6 +296,11 @@ def _fit(
     steps = steps_per_epoch([X.shape[0] for X in tensors], config.batch_size)
     history: dict[str, list[float]] = {key: [] for key in ("total", "rec", "otm", "clu", "seconds")}
     best, best_state, best_epoch, waited, stopped_early = math.inf, None, 0, 0, False
+    if model.encoder_kind == "linear" and config.warmup_epochs == 0:
+        # the PCA start is a candidate: training never ends worse than it on the loss it minimises
+        best = _start_loss(model, tensors, sampler, steps, config, rng, device, mixing)
+        best_state, best_epoch = copy.deepcopy(model.state_dict()), -1
+        history["start_total"] = [best]
     for epoch in range(config.epochs):
         start = time.perf_counter()
         model.train()
@@ -305,7 +326,7 @@ def _fit(
             raise FloatingPointError(f"the training loss became {sums['total']} at epoch {epoch}; lower lr")
         if epoch < config.warmup_epochs:
             continue  # the loss changes meaning when mixing starts: no early stopping during warm-up
-        if sums["total"] < best - config.min_delta * max(abs(best), 1.0) or best_state is None:
+        if best_state is None or sums["total"] < best - config.min_delta * max(abs(best), 1.0):
             best, best_state, best_epoch, waited = sums["total"], copy.deepcopy(model.state_dict()), epoch, 0
         else:
             waited += 1
