@@ -312,7 +312,8 @@ def _consensus_ids(labels: list[np.ndarray], order: list[int], evidence: dict, a
     Every view is first matched to the most stable one, then, for ``rounds`` rounds, each
     view is re-matched (Hungarian) to the sum of its tables with all the others under
     their current maps: with four views, a pair that matches poorly directly is helped by
-    the pairs that match well.
+    the pairs that match well. (Weighting the tables by the pairs' alignability scores was
+    measured and dropped: orl4, 10 % links, seed 0, pooled ACC 0.438 against 0.459.)
     """
     M = len(labels)
     tables: dict[tuple[int, int], np.ndarray] = {}
@@ -330,8 +331,10 @@ def _consensus_ids(labels: list[np.ndarray], order: list[int], evidence: dict, a
                 tables[(m, o)] = tables[(o, m)].T
             else:
                 tables[(m, o)] = H.T @ analysis.plan(o, m).T @ _one_hot(labels[o], n_clusters)
-    for (m, o), T in list(tables.items()):  # both directions say the same thing: use their sum
-        tables[(m, o)] = T / max(T.sum(), 1e-300) + tables[(o, m)].T / max(tables[(o, m)].sum(), 1e-300)
+    raw = dict(tables)
+    for (m, o), T in raw.items():  # both directions say the same thing: use their sum
+        back = raw[(o, m)].T
+        tables[(m, o)] = T / max(T.sum(), 1e-300) + back / max(back.sum(), 1e-300)
     maps = [np.arange(n_clusters) for _ in range(M)]
     ref = order[0]
 
