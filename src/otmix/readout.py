@@ -227,20 +227,81 @@ def _transferred(analysis, o: int, m: int, labels_o: np.ndarray, n_m: int, n_clu
     return V
 
 
+def stability_order(stability: Sequence[float]) -> list[int]:
+    """Views from the most to the least stable: the order in which the matched read-out clusters them."""
+    return [int(m) for m in np.argsort(-np.asarray(stability), kind="stable")]
+
+
+def evidence_for(
+    m: int, Zs: Sequence[np.ndarray], labels: Sequence[np.ndarray | None], analysis, n_clusters: int,
+    rng: np.random.Generator,
+) -> tuple[list[tuple[float, np.ndarray]], dict[int, np.ndarray], dict[str, list]]:
+    """What view m sees of the views already clustered (``labels[o]`` not None): the server's part.
+
+    For every such view o, its transferred clusters ``V`` (:func:`_transferred`, rows of m x
+    clusters). Those of a view more stable than m by ``STABILITY_MARGIN`` are weighted
+    ``TRANSFER_WEIGHT x (stability gap / spread) x`` :func:`transfer_reliability` and
+    returned as blocks for m's K-means; all of them are returned for the id matching.
+    Needs the codes and the other views' cluster labels, never any view's features.
+
+    Returns
+    -------
+    blocks : list of (weight, V)
+        The evidence with a positive weight.
+    evidence : dict o -> V
+    log : dict
+        ``weights`` and ``reliability`` as lists over all views (0.0 / None where unused).
+    """
+    stability = np.asarray(analysis.stability)
+    spread = max(float(stability.max() - stability.min()), 1e-12)
+    links = analysis.effective_links()
+    M = len(Zs)
+    weights, reliability = [0.0] * M, [None] * M
+    blocks, evidence = [], {}
+    for o in stability_order(stability):
+        if labels[o] is None or o == m:
+            continue
+        V = _transferred(analysis, o, m, labels[o], Zs[m].shape[0], n_clusters)
+        if V is None:
+            continue
+        evidence[o] = V
+        if stability[o] < stability[m] + STABILITY_MARGIN:
+            continue
+        pair = _pair_links(links, o, m)
+        r = 0.0 if pair is None else transfer_reliability(Zs[o], Zs[m], pair, labels[o], n_clusters, rng)
+        reliability[o] = r
+        weights[o] = TRANSFER_WEIGHT * (stability[o] - stability[m]) / spread * r
+        if weights[o] > 0:
+            blocks.append((weights[o], V))
+    return blocks, evidence, {"weights": weights, "reliability": reliability}
+
+
+def cluster_with_evidence(
+    X: np.ndarray, blocks: Sequence[tuple[float, np.ndarray]], n_clusters: int, seed: int,
+) -> np.ndarray:
+    """K-means (n_init 10, ``seed``) on a view's own features, centred and scaled to unit RMS norm, beside
+    the weighted evidence blocks: the agent's part (its features never leave it)."""
+    base = np.asarray(X, dtype=np.float64)
+    base = base - base.mean(axis=0)
+    base /= max(float(np.sqrt(np.mean(np.sum(base * base, axis=1)))), 1e-300)
+    features = np.hstack([base, *(weight * V for weight, V in blocks)])
+    return KMeans(n_clusters, n_init=10, random_state=int(seed)).fit(features).labels_.astype(np.int64)
+
+
 def matched_clusters(
     Zs: Sequence[np.ndarray], n_clusters: int, analysis, random_state: int | np.random.Generator | None = None,
     own: Sequence[np.ndarray] | None = None, kmeans_seed: int | None = None,
 ) -> tuple[list[np.ndarray], dict]:
     """The ``"matched"`` read-out (module docstring): every view's own clusters, ids matched across views.
 
-    View m is clustered by K-means on its own features (``own[m]``, centred and scaled to
-    unit RMS norm; the codes when ``own`` is None) beside, for every more stable view o
-    (by at least ``STABILITY_MARGIN``), o's clusters of the rows matched to m's rows
-    (:func:`_transferred`) weighted by ``TRANSFER_WEIGHT`` x the stability gap (relative
-    to the views' spread) x :func:`transfer_reliability` — evidence that held-out links
-    show to be noise gets weight 0, so a view is never pulled towards noise. The ids of
-    every view are then matched to the most stable view's by the Hungarian algorithm on
-    ``sum over m's clusters of o's transferred clusters``.
+    In stability order (:func:`stability_order`), view m is clustered by
+    :func:`cluster_with_evidence` on its own features (``own[m]``; the codes when ``own``
+    is None) and the evidence of the views clustered before it (:func:`evidence_for`):
+    evidence that held-out links show to be noise gets weight 0, so a view is never pulled
+    towards noise, and the most stable view takes nothing. The ids of all views are then
+    matched (:func:`consensus_ids`). A federated deployment runs the same three steps,
+    :func:`evidence_for` and :func:`consensus_ids` on the server and
+    :func:`cluster_with_evidence` on each agent.
 
     Parameters
     ----------
@@ -267,43 +328,22 @@ def matched_clusters(
         ``reliability[m][o]``: the held-out transfer reliability.
     """
     rng = np.random.default_rng(random_state)
-    stability = np.asarray(analysis.stability)
-    order = [int(m) for m in np.argsort(-stability, kind="stable")]
-    spread = max(float(stability.max() - stability.min()), 1e-12)
-    links = analysis.effective_links()
+    order = stability_order(analysis.stability)
     M = len(Zs)
-    weights = [[0.0] * M for _ in range(M)]
-    reliability = [[None] * M for _ in range(M)]
+    weights, reliability = [[0.0] * M for _ in range(M)], [[None] * M for _ in range(M)]
     labels: list[np.ndarray | None] = [None] * M
     evidence: dict[tuple[int, int], np.ndarray] = {}
     for m in order:
-        base = np.asarray(Zs[m] if own is None else own[m], dtype=np.float64)
-        base = base - base.mean(axis=0)
-        base /= max(float(np.sqrt(np.mean(np.sum(base * base, axis=1)))), 1e-300)
-        blocks = [base]
-        for o in order:
-            if labels[o] is None:
-                continue
-            V = _transferred(analysis, o, m, labels[o], Zs[m].shape[0], n_clusters)
-            if V is None:
-                continue
-            evidence[(o, m)] = V
-            if stability[o] < stability[m] + STABILITY_MARGIN:
-                continue
-            pair = _pair_links(links, o, m)
-            r = 0.0 if pair is None else transfer_reliability(Zs[o], Zs[m], pair, labels[o], n_clusters, rng)
-            reliability[m][o] = r
-            weights[m][o] = TRANSFER_WEIGHT * (stability[o] - stability[m]) / spread * r
-            if weights[m][o] > 0:
-                blocks.append(weights[m][o] * V)
+        blocks, seen, log = evidence_for(m, Zs, labels, analysis, n_clusters, rng)
+        evidence.update({(o, m): V for o, V in seen.items()})
+        weights[m], reliability[m] = log["weights"], log["reliability"]
         seed = int(rng.integers(2**31 - 1)) if kmeans_seed is None else int(kmeans_seed)
-        km = KMeans(n_clusters, n_init=10, random_state=seed).fit(np.hstack(blocks))
-        labels[m] = km.labels_
-    labels = _consensus_ids(labels, order, evidence, analysis, n_clusters)
+        labels[m] = cluster_with_evidence(Zs[m] if own is None else own[m], blocks, n_clusters, seed)
+    labels = consensus_ids(labels, order, evidence, analysis, n_clusters)
     return [np.asarray(lab, dtype=np.int64) for lab in labels], {"weights": weights, "reliability": reliability}
 
 
-def _consensus_ids(labels: list[np.ndarray], order: list[int], evidence: dict, analysis, n_clusters: int,
+def consensus_ids(labels: list[np.ndarray], order: list[int], evidence: dict, analysis, n_clusters: int,
                    rounds: int = 5) -> list[np.ndarray]:
     r"""One id map for all views: maximise :math:`\sum_{m \ne o} \langle \pi_m T_{mo} \pi_o^\top, I\rangle`.
 
