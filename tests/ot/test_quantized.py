@@ -53,7 +53,7 @@ def test_kmeans_labels_centres_and_dropped_empty_clusters():
 @pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
 def test_fast_plans_are_permutations_and_the_value_is_exact_at_them(structure):
     Zs = codes([300, 300, 300], seed=3)
-    res = fgw_barycenter(Zs, alpha=0.5, structure=structure, method="fast", random_state=0, block_size=100)
+    res = fgw_barycenter(Zs, alpha=0.5, structure=structure, method="quantized", random_state=0, block_size=100)
     assert res.log["method"] == "quantized"
     for T in res.plans:
         assert T.shape == (300, 300)
@@ -80,24 +80,51 @@ def test_fast_handles_different_sizes_and_weights_with_feasible_plans():
     assert res.value == pytest.approx(expected, rel=1e-5)
 
 
-def test_fast_is_seeded_and_close_to_exact_on_clustered_codes():
-    Zs = codes([1024, 1024, 1024], d=16, seed=5, n_clusters=6)
-    first = fgw_barycenter(Zs, method="fast", random_state=7)
-    again = fgw_barycenter(Zs, method="fast", random_state=7)
-    np.testing.assert_array_equal(first.Z, again.Z)
-    exact = fgw_barycenter(Zs, method="exact", random_state=7)  # the same initial barycenter
-    # the documented accuracy of the approximate path on clustered codes (benchmarks/RESULTS.md)
-    assert first.value <= 1.05 * exact.value
+def test_fast_falls_back_to_exact_on_small_problems_and_says_so():
+    Zs = codes([64, 64, 64], seed=5)
+    fast = fgw_barycenter(Zs, method="fast", random_state=7)
+    exact = fgw_barycenter(Zs, method="exact", random_state=7)
+    assert fast.log["method"] == "exact" and "FAST_MIN_PLAN" in fast.log["fallback"]
+    np.testing.assert_array_equal(fast.Z, exact.Z)
+    assert fast.value == exact.value and "fallback" not in exact.log
+    quantized = fgw_barycenter(Zs, method="quantized", random_state=7)  # the algorithm by its name: no fallback
+    assert quantized.log["method"] == "quantized" and "fallback" not in quantized.log
+
+
+@pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
+@pytest.mark.parametrize("with_links", [False, True])
+def test_fast_tries_every_modality_as_a_start_and_keeps_the_best(monkeypatch, structure, with_links):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("otmix.ot.barycenter"), "FAST_MIN_PLAN", 0)
+    Zs = codes([150, 150, 150], seed=12)
+    links = np.stack([np.arange(12), np.arange(12, 24), np.arange(24, 36)], axis=1) if with_links else None
+    first = fgw_barycenter(Zs, method="fast", structure=structure, random_state=3, block_size=50, links=links)
+    again = fgw_barycenter(Zs, method="fast", structure=structure, random_state=3, block_size=50, links=links)
+    if with_links:  # every start keeps the linked entities as the first points, fixed to their rows
+        for m, T in enumerate(first.plans):
+            np.testing.assert_array_equal(T[np.arange(12), links[:, m]], np.full(12, 1 / 150))
+    np.testing.assert_array_equal(first.Z, again.Z)  # seeded
+    log = first.log
+    assert log["method"] == "quantized" and log["starts"] == ["init", "modality 0", "modality 1", "modality 2"]
+    assert log["start"] == log["starts"][int(np.argmin(log["start_values"]))]
+    assert log["outer_total"] >= first.n_outer == len(log["values"])
+    for T in first.plans:
+        assert np.count_nonzero(T) == 150
+        np.testing.assert_allclose(T.sum(0), np.full(150, 1 / 150), atol=1e-12)
+    expected = sum(pot_fgw_value(first.Z, Zm, T, 0.5, structure) for T, Zm in zip(first.plans, Zs)) / 3
+    assert first.value == pytest.approx(expected, rel=1e-5)
+    assert first.value <= min(log["start_values"]) * (1 + 1e-5)  # the best pair seen, evaluated in full
 
 
 def test_fast_barycenter_of_one_modality_recovers_it():
     (Z,) = codes([200], seed=6)
-    res = fgw_barycenter([Z], method="fast", random_state=0, block_size=50)
+    res = fgw_barycenter([Z], method="quantized", random_state=0, block_size=50)
     assert res.value == pytest.approx(0.0, abs=1e-6)
     np.testing.assert_allclose(np.sort(res.Z, axis=0), np.sort(Z, axis=0), atol=1e-10)
 
 
-@pytest.mark.parametrize("method", ["exact", "fast"])
+@pytest.mark.parametrize("method", ["exact", "quantized", "fast"])
 def test_sparse_plans_hold_the_same_plans(method):
     Zs = codes([60, 60], seed=7)
     dense = fgw_barycenter(Zs, method=method, random_state=0)
@@ -110,7 +137,7 @@ def test_sparse_plans_hold_the_same_plans(method):
 
 def test_torch_sparse_plans_carry_gradients():
     Zs = [torch.tensor(Z, requires_grad=True) for Z in codes([50, 50], seed=8)]
-    res = fgw_barycenter(Zs, method="fast", random_state=0, sparse_plans=True)
+    res = fgw_barycenter(Zs, method="quantized", random_state=0, sparse_plans=True)
     assert all(T.is_sparse and T.device == Zs[0].device for T in res.plans)
     res.Z.sum().backward()
     for Z in Zs:  # each code row is carried onto exactly one barycenter point with weight λ_m
@@ -127,7 +154,7 @@ def test_bad_options_are_named(kwargs, match):
         fgw_barycenter(codes([20, 20]), **kwargs)
 
 
-@pytest.mark.parametrize("method", ["exact", "fast"])
+@pytest.mark.parametrize("method", ["exact", "quantized", "fast"])
 @pytest.mark.parametrize("structure", ["euclidean", "sqeuclidean"])
 def test_codes_far_from_the_origin_give_the_same_barycenter(method, structure):
     """FGW ignores a common shift; the float32 loops must too (they run on centred codes)."""
@@ -149,7 +176,7 @@ def test_self_structure_constant_far_from_the_origin(structure):
 
 def test_integer_torch_codes_get_floating_sparse_plans():
     Zs = [torch.as_tensor(np.round(Z * 10).astype(np.int64)) for Z in codes([30, 30], d=3, seed=11)]
-    res = fgw_barycenter(Zs, method="fast", random_state=0, sparse_plans=True)
+    res = fgw_barycenter(Zs, method="quantized", random_state=0, sparse_plans=True)
     for T in res.plans:
         assert T.dtype.is_floating_point
         np.testing.assert_allclose(T.to_dense().sum(0).numpy(), np.full(30, 1 / 30))

@@ -81,13 +81,13 @@ def test_empty_links_give_the_result_without_links_bit_for_bit():
     c = fgw(*args, alpha=0.4, labels=(None, None))
     assert np.array_equal(a.plan, b.plan) and np.array_equal(a.plan, c.plan) and a.value == b.value == c.value
     Zs = [X, Y, rng.normal(size=(25, 3))]
-    for method in ("exact", "fast"):
+    for method in ("exact", "quantized", "fast"):
         ref = fgw_barycenter(Zs, method=method, random_state=0)
         got = fgw_barycenter(Zs, method=method, random_state=0, links=np.zeros((0, 3), dtype=int))
         assert np.array_equal(ref.Z, got.Z) and ref.value == got.value
 
 
-@pytest.mark.parametrize("method", ["exact", "fast"])
+@pytest.mark.parametrize("method", ["exact", "quantized"])
 def test_barycenter_of_permuted_copies_with_links(method):
     X, perm, inv, rng = cloud(60, seed=4)
     perm2 = rng.permutation(60)
