@@ -27,25 +27,25 @@ view m is compared as :math:`z W_m`.
 ``kind="both"`` (the default) concatenates the two, each part scaled to unit mean
 squared norm (the descriptors of all views together, the mapped codes view by view),
 so the feature cost is the sum of the two costs, each weighing about the same.
-Measured on PCA-32 codes of digits2, orl4 and movies with 10 % links
-(``benchmarks/align_probe.py``, one assignment on the cost with the links fixed), the
-share of matched mass joining rows of one class over the unlinked rows:
+Measured (``benchmarks/align_probe.py``, 3 seeds, PCA-32 codes, 10 % links, one exact
+assignment on the cost with the links fixed): the share of plan mass joining rows of one
+class over the unlinked rows, mean over view pairs:
 
-==============  ========  =========  ========  ======
-cost            digits2   orl4 best  orl4 4    movies
-                          pairs      hardest
-==============  ========  =========  ========  ======
-relative        0.53      0.83       0.28-0.34 0.14
-mapped          0.58      0.92-0.96  0.28-0.31 0.13
-both            0.58      0.90-0.91  0.30-0.32 0.12
-chance          0.10      0.025      0.025     0.063
-==============  ========  =========  ========  ======
+==============  ========  =================  ========  ===========
+cost            digits2   orl4 (6 pairs)     movies    prokaryotic
+==============  ========  =================  ========  ===========
+relative        0.546     0.514              0.145     0.437
+mapped          0.535     0.509              0.131     0.410
+both            0.549     0.527              0.136     0.418
+chance          0.100     0.025              0.063     0.395
+==============  ========  =================  ========  ===========
 
-Other descriptors measured and dropped (same protocol): cosine similarities
+Other descriptors measured on orl4 and digits2 and dropped: cosine similarities
 (relative representations proper), per-row temperatures, z-scored link distances,
 ranks, k nearest links, label propagation of link identities on each view's k-NN
-graph, geodesic and shared-neighbour distances, orthogonal Procrustes and CCA maps,
-entropic plans: none did better than these, most worse.
+graph, orthogonal Procrustes and CCA maps, cluster-level link votes, bootstrapped
+pseudo-links, entropic plans: none did better on every data set, most did worse
+(``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
