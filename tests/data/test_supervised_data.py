@@ -9,8 +9,20 @@ import pytest
 from conftest import require_data_root
 from scipy.io import wavfile
 
-from otmix.data.audio import log_mel_spectrogram, mel_band_edges, mel_filterbank
-from otmix.data.avmnist import _build_avmnist, _pair_images, _read_test_images, _read_train_images, load_avmnist
+from otmix.data.audio import fix_length, log_mel_frames, log_mel_spectrogram, mel_band_edges, mel_filterbank, mix_at_snr
+from otmix.data.avmnist import (
+    HARD_IMAGE_ENERGY,
+    HARD_SNR_DB,
+    _build_avmnist,
+    _pair_images,
+    _read_test_images,
+    _read_train_images,
+    load_avmnist,
+    load_avmnist_hard,
+    noisy_windows,
+    pca_keep_energy,
+    recording_noise,
+)
 from otmix.data.datasets import data_root
 from otmix.data.diabetes2 import load_diabetes2
 from otmix.data.supervised import SUPERVISED_NAMES, SupervisedData, load_supervised
@@ -78,7 +90,64 @@ def test_log_mel_spectrogram_rejects_bad_signals():
         log_mel_spectrogram(np.array([0.0, np.nan]), 8000)
 
 
-@pytest.mark.parametrize("name", ["audio", "supervised", "diabetes2"])
+def test_mix_at_snr_puts_the_noise_exactly_where_asked():
+    rng = np.random.default_rng(0)
+    signal, noise = rng.normal(size=(3, 500)) * [[0.1], [1.0], [5.0]], rng.uniform(-1, 1, size=(3, 500))
+    for snr in (-5.0, 0.0, 12.5):
+        added = mix_at_snr(signal, noise, snr) - signal
+        ratio = np.mean(signal**2, axis=1) / np.mean(added**2, axis=1)
+        np.testing.assert_allclose(10 * np.log10(ratio), snr, atol=1e-9)
+        np.testing.assert_allclose(added / noise, added[:, :1] / noise[:, :1] * np.ones((1, 500)))  # a gain per row
+    added = mix_at_snr(signal, noise, -5.0, signal_power=np.array([1.0, 2.0, 0.0])) - signal
+    np.testing.assert_allclose(10 * np.log10(np.array([1.0, 2.0]) / np.mean(added[:2] ** 2, axis=1)), -5.0)
+    assert not added[2].any()  # no signal power, no noise
+    with pytest.raises(ValueError, match="one shape"):
+        mix_at_snr(signal, noise[:, :10], 0.0)
+    with pytest.raises(ValueError, match="finite"):
+        mix_at_snr(signal, noise, float("nan"))
+    with pytest.raises(ValueError, match="positive power"):
+        mix_at_snr(signal, np.zeros_like(noise), 0.0)
+
+
+def test_noisy_windows_measure_the_snr_over_the_speech_samples():
+    rng = np.random.default_rng(1)
+    waves = [rng.normal(size=n) for n in (300, 1000, 2500)]  # shorter than, equal to, longer than the window
+    names = ["0_a_1.wav", "1_a_1.wav", "2_b_3.wav"]
+    clean = noisy_windows(waves, names, 1000, None)
+    noisy = noisy_windows(waves, names, 1000, -5.0)
+    np.testing.assert_array_equal(clean, np.stack([fix_length(w, 1000) for w in waves]))
+    noise = noisy - clean
+    speech = np.array([np.mean(w**2) for w in (waves[0], waves[1], fix_length(waves[2], 1000))])
+    np.testing.assert_allclose(10 * np.log10(speech / np.mean(noise**2, axis=1)), -5.0, atol=1e-9)
+    assert np.all(noise[0, :350] != 0)  # the noise fills the padding too
+    for row, name in enumerate(names):  # the noise is the file's own seeded white noise, scaled
+        base = recording_noise(name, 1000)
+        np.testing.assert_allclose(noise[row] / base, noise[row, 0] / base[0])
+    np.testing.assert_array_equal(noisy_windows(waves, names, 1000, -5.0), noisy)
+    assert not np.allclose(recording_noise("0_a_1.wav", 50), recording_noise("0_a_2.wav", 50))
+
+
+def test_pca_keep_energy_keeps_the_fewest_components_reaching_the_share():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 10)) * np.geomspace(4.0, 0.1, 10) + 3.0
+    test = rng.normal(size=(20, 10)) * np.geomspace(4.0, 0.1, 10) + 3.0
+    for energy in (0.25, 0.6, 0.9):
+        train_r, test_r, k, kept = pca_keep_energy(X, test, energy)
+        centred = X - X.mean(axis=0)
+        share = np.sum((train_r - X.mean(axis=0)) ** 2) / np.sum(centred**2)
+        assert share == pytest.approx(kept) and kept >= energy
+        eigen = np.linalg.svd(centred, compute_uv=False) ** 2
+        assert eigen[: k - 1].sum() / eigen.sum() < energy  # one component fewer would not reach it
+        assert np.linalg.matrix_rank(train_r - X.mean(axis=0)) == k
+        again, test_again, _, _ = pca_keep_energy(X, train_r, energy)  # a projection: idempotent on its range
+        np.testing.assert_allclose(test_again, train_r, atol=1e-9)
+        np.testing.assert_array_equal(again, train_r)
+        assert np.linalg.matrix_rank(np.vstack([train_r, test_r]) - X.mean(axis=0)) == k  # the same subspace
+    with pytest.raises(ValueError, match="energy"):
+        pca_keep_energy(X, test, 0.0)
+
+
+@pytest.mark.parametrize("name", ["audio", "supervised", "diabetes2", "avmnist"])
 def test_docstring_examples_run(name):
     module = importlib.import_module(f"otmix.data.{name}")
     failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -154,6 +223,77 @@ def test_avmnist_seeded_pairing(avmnist_built):
     np.testing.assert_array_equal(other.X_train[1], data.X_train[1])  # audio does not depend on the seed
     assert not np.array_equal(other.X_train[0], data.X_train[0])
     assert not np.array_equal(other.X_test[0], data.X_test[0])
+
+
+@pytest.fixture(scope="module")
+def hard_built():
+    """avmnist-hard (random_state=0) with its provenance; skipped without the data folder (failed in CI)."""
+    return _build_avmnist(require_data_root(), 0, HARD_IMAGE_ENERGY, HARD_SNR_DB)
+
+
+def test_avmnist_hard_keeps_a_quarter_of_the_image_energy(hard_built, avmnist_built):
+    hard, prov = hard_built
+    easy, easy_prov = avmnist_built
+    assert hard.name == "avmnist-hard" and hard.modality_names == ["image", "audio"]
+    assert [X.shape for X in hard.X_train] == [(2700, 784), (2700, 400)]
+    assert [X.shape for X in hard.X_test] == [(300, 784), (300, 400)]
+    assert all(X.dtype == np.float64 and np.all(np.isfinite(X)) for X in hard.X_train + hard.X_test)
+    np.testing.assert_array_equal(hard.y_train, easy.y_train)  # the same rows, the same pairing
+    np.testing.assert_array_equal(hard.y_test, easy.y_test)
+    np.testing.assert_array_equal(prov.train_image_rows, easy_prov.train_image_rows)
+    np.testing.assert_array_equal(hard.groups_train, easy.groups_train)
+    mean = easy.X_train[0].mean(axis=0)
+    for split, (Xh, Xe) in enumerate(zip((hard.X_train[0], hard.X_test[0]), (easy.X_train[0], easy.X_test[0]))):
+        kept = np.sum((Xh - mean) ** 2) / np.sum((Xe - mean) ** 2)
+        if split == 0:
+            assert kept == pytest.approx(prov.image_energy_kept) and 0.25 <= kept < 0.30
+        else:
+            assert 0.2 < kept < 0.3  # the test images, through the training components: about a quarter too
+    assert prov.image_components == 4 and np.linalg.matrix_rank(hard.X_train[0] - mean) == 4
+    np.testing.assert_allclose(hard.X_train[0], pca_keep_energy(easy.X_train[0], easy.X_test[0], 0.25)[0])
+    assert "25%" in hard.description and "-5 dB" in hard.description
+
+
+def test_avmnist_hard_audio_is_the_noisy_recordings(hard_built, avmnist_built):
+    hard, prov = hard_built
+    easy, _ = avmnist_built
+    np.testing.assert_allclose(hard.X_train[1].mean(axis=0), 0.0, atol=1e-8)  # standardised on train
+    np.testing.assert_allclose(hard.X_train[1].std(axis=0), 1.0, atol=1e-8)
+    corr = np.corrcoef(hard.X_train[1].ravel(), easy.X_train[1].ravel())[0, 1]
+    assert 0.2 < corr < 0.9  # degraded, not replaced (determinism: on the synthetic folder)
+
+
+def test_avmnist_hard_on_synthetic_folder_follows_its_recipe(tmp_path, rng):
+    root = _fake_data(tmp_path / "data", rng)
+    easy, easy_prov = _build_avmnist(root, 3)
+    hard, prov = _build_avmnist(root, 3, 0.25, -5.0)
+    np.testing.assert_array_equal(prov.train_image_rows, easy_prov.train_image_rows)
+    images = pca_keep_energy(easy.X_train[0], easy.X_test[0], 0.25)
+    np.testing.assert_allclose(hard.X_train[0], images[0])
+    np.testing.assert_allclose(hard.X_test[0], images[1])
+    # the audio by hand: read, centre in 0.8 s, the file's noise at -5 dB of the speech power, log-mel, standardise
+    folder = root / "fsdd" / "recordings"
+    feats = []
+    for name in prov.train_recordings + prov.test_recordings:
+        rate, pcm = wavfile.read(folder / name)
+        wave = pcm / 32768.0
+        window = fix_length(wave, 6400)
+        power = np.sum(window**2) / min(len(wave), 6400)
+        noisy = mix_at_snr(window, recording_noise(name, 6400), -5.0, signal_power=power)
+        feats.append(log_mel_frames(noisy[None], rate)[0])
+    feats = np.array(feats)
+    train, test = feats[: len(prov.train_recordings)], feats[len(prov.train_recordings):]
+    mu, sd = train.mean(axis=0), train.std(axis=0)
+    np.testing.assert_allclose(hard.X_train[1], (train - mu) / sd, atol=1e-9)
+    np.testing.assert_allclose(hard.X_test[1], (test - mu) / sd, atol=1e-9)
+    again = load_avmnist_hard(root, random_state=3)
+    assert load_supervised("AVMNIST-hard", data_dir=root, random_state=3).name == "avmnist-hard"
+    np.testing.assert_array_equal(again.X_train[1], hard.X_train[1])
+    np.testing.assert_array_equal(again.X_test[0], hard.X_test[0])
+    other = load_avmnist_hard(root, random_state=4)
+    np.testing.assert_array_equal(other.X_train[1], hard.X_train[1])  # the noise does not follow the seed
+    with pytest.raises(ValueError, match="both"):
+        _build_avmnist(root, 3, 0.25, None)
 
 
 def test_pair_images_deterministic_without_reuse():
@@ -281,8 +421,9 @@ def test_diabetes2_split_is_deterministic_and_seeded():
 
 
 def test_load_supervised_unknown_name():
-    assert SUPERVISED_NAMES == ("avmnist", "diabetes2")
-    with pytest.raises(ValueError, match=r"^unknown supervised dataset 'x'; choose one of avmnist, diabetes2$"):
+    assert SUPERVISED_NAMES == ("avmnist", "avmnist-hard", "diabetes2")
+    with pytest.raises(ValueError,
+                       match=r"^unknown supervised dataset 'x'; choose one of avmnist, avmnist-hard, diabetes2$"):
         load_supervised("x")
 
 

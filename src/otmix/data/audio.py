@@ -6,6 +6,7 @@ import numpy as np
 
 __all__ = [
     "fix_length",
+    "mix_at_snr",
     "hz_to_mel",
     "log_mel_frames",
     "log_mel_spectrogram",
@@ -158,6 +159,50 @@ def fix_length(signal: np.ndarray, n_samples: int) -> np.ndarray:
     out = np.zeros(signal.shape[:-1] + (n_samples,), dtype=np.float64)
     out[..., left : left + n] = signal
     return out
+
+
+def mix_at_snr(
+    signal: np.ndarray, noise: np.ndarray, snr_db: float, signal_power: float | np.ndarray | None = None
+) -> np.ndarray:
+    r"""``signal + g * noise``, the gain ``g`` putting the noise ``snr_db`` decibels below the signal.
+
+    With :math:`P_s` the signal's mean power (``signal_power``; default ``mean(signal**2)``
+    over the last axis) and :math:`\bar n^2 = \operatorname{mean}(noise^2)`, the gain is
+    :math:`g = \sqrt{P_s / (10^{\mathrm{SNR}/10}\, \bar n^2)}`, so that
+    :math:`10 \log_{10}(P_s / \operatorname{mean}((g\,noise)^2)) = \mathrm{SNR}` exactly. A silent
+    signal (:math:`P_s = 0`) gets no noise.
+
+    Parameters
+    ----------
+    signal, noise : ndarray of shape (..., n_samples)
+        Waveforms of one shape (a batch: one row per signal).
+    snr_db : float
+        Signal-to-noise ratio in dB (any finite value; negative: more noise than signal).
+    signal_power : float or ndarray of shape (...), optional
+        The signal power to measure the SNR against, e.g. the mean power over the samples
+        that are speech rather than zero padding.
+
+    Returns
+    -------
+    ndarray of the signal's shape, float64
+
+    Examples
+    --------
+    >>> s, n = np.array([1.0, -1.0, 1.0, -1.0]), np.array([1.0, 1.0, -1.0, -1.0])
+    >>> mix_at_snr(s, n, 20.0).tolist()  # noise power 1 / 100 of the signal's: amplitude 0.1
+    [1.1, -0.9, 0.9, -1.1]
+    """
+    x, n = np.asarray(signal, dtype=np.float64), np.asarray(noise, dtype=np.float64)
+    if x.shape != n.shape:
+        raise ValueError(f"signal and noise must have one shape, got {x.shape} and {n.shape}")
+    if not np.isfinite(snr_db):
+        raise ValueError(f"snr_db must be finite, got {snr_db!r}")
+    power = np.mean(x**2, axis=-1) if signal_power is None else np.asarray(signal_power, dtype=np.float64)
+    noise_power = np.mean(n**2, axis=-1)
+    if np.any(noise_power <= 0) or np.any(power < 0):
+        raise ValueError("the noise must have positive power and the signal power must be >= 0")
+    gain = np.sqrt(power / (10.0 ** (snr_db / 10.0) * noise_power))
+    return x + np.asarray(gain)[..., None] * n
 
 
 def _frame_settings(sample_rate: float, n_frames: int, duration: float) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["SUPERVISED_NAMES", "SupervisedData", "load_supervised"]
 
-SUPERVISED_NAMES = ("avmnist", "diabetes2")
+SUPERVISED_NAMES = ("avmnist", "avmnist-hard", "diabetes2")
 TASKS = ("classification", "regression")
 
 
@@ -116,12 +116,15 @@ def load_supervised(name: str, data_dir: str | os.PathLike[str] | None = None, r
 
     Parameters
     ----------
-    name : {"avmnist", "diabetes2"}
-        Case-insensitive.
+    name : {"avmnist", "avmnist-hard", "diabetes2"}
+        Case-insensitive. ``avmnist``: an MNIST image and an FSDD spoken digit per row
+        (:func:`otmix.data.avmnist.load_avmnist`); ``avmnist-hard``: the same rows with the images
+        reduced to the PCA components holding 25 % of their variance and the audio in white noise at
+        -5 dB SNR (:func:`otmix.data.avmnist.load_avmnist_hard`); ``diabetes2``: regression.
     data_dir : path, optional
-        The data folder (for ``avmnist``); default ``data_root()``. ``diabetes2`` ships with scikit-learn.
+        The data folder (for the AV-MNIST sets); default ``data_root()``. ``diabetes2`` ships with scikit-learn.
     random_state : int
-        Seeds the image pairing (``avmnist``) or the train/test split (``diabetes2``).
+        Seeds the image pairing (AV-MNIST) or the train/test split (``diabetes2``).
 
     Returns
     -------
@@ -137,6 +140,10 @@ def load_supervised(name: str, data_dir: str | os.PathLike[str] | None = None, r
         from .avmnist import load_avmnist
 
         return load_avmnist(data_dir, random_state)
+    if key == "avmnist-hard":
+        from .avmnist import load_avmnist_hard
+
+        return load_avmnist_hard(data_dir, random_state)
     if key == "diabetes2":
         from .diabetes2 import load_diabetes2
 
