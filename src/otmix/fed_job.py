@@ -29,6 +29,8 @@ def fed_config(data: Dataset, n_clusters: int, seed: int, overrides: dict[str, A
 
     values = {**dataset_config(data.name), **(overrides or {}), "n_clusters": int(n_clusters),
               "random_state": int(seed)}
+    if values.get("readout") in ("auto", "matched"):  # the server runs the fused read-outs only
+        values["readout"] = "fused"
     config = FedConfig.from_dict(values)
     config.validate()
     return config

@@ -104,8 +104,10 @@ class FedConfig:
             raise ValueError(f"structure must be one of {STRUCTURES}, got {self.structure!r}")
         if self.mix not in MIX_MODES:
             raise ValueError(f"mix must be one of {MIX_MODES}, got {self.mix!r}")
-        if self.readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        federated_readouts = tuple(r for r in READOUTS if r not in ("auto", "matched"))
+        if self.readout not in federated_readouts:
+            raise ValueError(f"readout must be one of {federated_readouts} (the server's fused read-outs), "
+                             f"got {self.readout!r}")
         for name in ("lr", "reply_timeout"):
             if not (float(getattr(self, name)) > 0 and math.isfinite(float(getattr(self, name)))):
                 raise ValueError(f"{name} must be a positive number, got {getattr(self, name)}")
