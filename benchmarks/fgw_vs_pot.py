@@ -8,7 +8,12 @@ structure ("euclidean", "sqeuclidean"), with the same initial barycenter for all
   ``fused_gromov_wasserstein`` as the inner solver (product-coupling start, exact
   network simplex: ``numItermaxEmd`` raised so that it never binds),
 - ``otmix.ot.fgw_barycenter(method="exact")``: CG with an exact assignment LMO,
-- ``otmix.ot.fgw_barycenter(method="fast")``: the quantized approximate method.
+- ``otmix.ot.fgw_barycenter(method="fast")``: the exact path up to 1024 x 1024 plans, beyond
+  the quantized approximate method screened from several starts ("fast kept" names the start
+  it continued, or the fallback).
+
+``--links 0.1`` links a tenth of the entities (random rows) for the otmix methods (POT takes no
+links and is then not run). Every row also records the load average.
 
 POT runs only up to ``--pot-max-n`` (default 2048: at 4096 its barycenter would take
 more than 5 minutes here), the exact method up to ``--exact-max-n`` (default 4096).
@@ -16,7 +21,7 @@ Values are sum_m λ_m FGW(Z, Z_m; α) at each method's returned Z and plans, eva
 by the same function (a pair sum over the plans' non-zeros, exact in float64, so
 no N x N plan is formed). Prints a markdown table and writes JSON.
 
-    python benchmarks/fgw_vs_pot.py --sizes 512 1024 2048 4096 16384 --json out.json
+    python benchmarks/fgw_vs_pot.py --sizes 256 512 1024 2048 4096 16384 --json out.json
 """
 
 from __future__ import annotations
@@ -95,15 +100,17 @@ def pot_cg_loop(Zs, Z0, structure, max_outer=50, tol=1e-6):
     return seconds, barycenter_value(Z, plans, Zs, structure), n_outer
 
 
-def otmix_barycenter(Zs, Z0, structure, method, seed):
+def otmix_barycenter(Zs, Z0, structure, method, seed, links=None):
     t0 = time.perf_counter()
     res = fgw_barycenter(Zs, alpha=ALPHA, structure=structure, init=Z0.copy(), method=method, random_state=seed,
-                         sparse_plans=True)
+                         sparse_plans=True, links=links)
     seconds = time.perf_counter() - t0
     split = {k: v for k, v in res.log.items() if k.startswith("time_")}
     n_lmo = int(sum(sum(it) for it in res.log["inner_iters"])) if method == "exact" else 0
+    kept = "exact (fallback)" if "fallback" in res.log else res.log.get("start", "")
     return {"s": seconds, "value": barycenter_value(res.Z, res.plans, Zs, structure), "reported_value": res.value,
-            "outer": res.n_outer, "split": split, "lmo_calls": n_lmo}
+            "outer": res.n_outer, "split": split, "lmo_calls": n_lmo, "kept": kept,
+            "start_values": res.log.get("start_values"), "outer_total": res.log.get("outer_total")}
 
 
 def repeated(run, repeats: int):
@@ -131,13 +138,16 @@ def fmt(x: float, spec: str = ".2f") -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096, 16384])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048, 4096, 16384])
     parser.add_argument("--structures", nargs="+", default=["euclidean", "sqeuclidean"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pot-max-n", type=int, default=2048, help="run POT only up to this N")
     parser.add_argument("--exact-max-n", type=int, default=4096, help="run the exact method only up to this N")
     parser.add_argument("--repeats", type=int, default=1,
                         help="time POT fgw_barycenters and both otmix methods this many times (median, min–max)")
+    parser.add_argument("--links", type=float, default=0.0,
+                        help="link this share of the entities (random rows) for the otmix methods; POT is then "
+                             "not run (it takes no links)")
     parser.add_argument("--json", default=None, help="write the rows here (atomically)")
     args = parser.parse_args()
     if args.repeats < 1:
@@ -151,22 +161,27 @@ def main() -> None:
     header = ("| N | structure | POT s | POT-CG s | exact s | fast s | POT/exact | POT/fast | exact/fast | "
               "POT-CG value | exact value | fast value | exact/POT-CG value | fast/exact value | "
               "exact LMO / products / other s | fast partition / coarse / local / value s | "
-              "outer (POT/CG/exact/fast) |")
+              "outer (POT/CG/exact/fast) | fast kept | load |")
     print(header)
     print("|" + "|".join(["---"] * (header.count("|") - 1)) + "|")
     nan = float("nan")
     for n in args.sizes:
         Zs = clustered_codes(n, 3, 32, 7, seed=args.seed + n)
         Z0 = np.concatenate(Zs)[np.random.default_rng(args.seed).choice(3 * n, size=n, replace=False)]
+        links = None
+        if args.links > 0:
+            link_rng = np.random.default_rng(500 + args.seed)
+            links = np.stack([link_rng.permutation(n)[: int(round(args.links * n))] for _ in Zs], axis=1)
         for structure in args.structures:
-            with_pot = n <= args.pot_max_n
+            with_pot = n <= args.pot_max_n and links is None
             t_pot, v_pot, o_pot, pot_runs = (repeated(partial(pot_fgw_barycenters, Zs, Z0, structure), args.repeats)
                                              if with_pot else (nan, nan, 0, None))
             t_cg, v_cg, o_cg = pot_cg_loop(Zs, Z0, structure) if with_pot else (nan, nan, 0)
-            empty = {"s": nan, "value": nan, "reported_value": nan, "outer": 0, "split": {}, "lmo_calls": 0}
-            exact = (repeated(partial(otmix_barycenter, Zs, Z0, structure, "exact", args.seed), args.repeats)
+            empty = {"s": nan, "value": nan, "reported_value": nan, "outer": 0, "split": {}, "lmo_calls": 0,
+                     "kept": ""}
+            exact = (repeated(partial(otmix_barycenter, Zs, Z0, structure, "exact", args.seed, links), args.repeats)
                      if n <= args.exact_max_n else empty)
-            fast = repeated(partial(otmix_barycenter, Zs, Z0, structure, "fast", args.seed), args.repeats)
+            fast = repeated(partial(otmix_barycenter, Zs, Z0, structure, "fast", args.seed, links), args.repeats)
             row = {
                 "N": n, "structure": structure, "pot_fgw_barycenters_s": t_pot, "pot_fgw_barycenters_s_runs": pot_runs,
                 "pot_fgw_barycenters_value": v_pot,
@@ -175,7 +190,8 @@ def main() -> None:
                 "speedup_exact_vs_pot": t_pot / exact["s"], "speedup_fast_vs_pot": t_pot / fast["s"],
                 "speedup_fast_vs_exact": exact["s"] / fast["s"],
                 "value_ratio_exact_vs_pot_cg_loop": exact["value"] / v_cg,
-                "value_ratio_fast_vs_exact": fast["value"] / exact["value"],
+                "value_ratio_fast_vs_exact": fast["value"] / exact["value"], "links": args.links,
+                "load": os.getloadavg(),
             }
             rows.append(row)
             es, fs = exact["split"], fast["split"]
@@ -189,7 +205,8 @@ def main() -> None:
                   f"{fmt(row['speedup_fast_vs_exact'])}x | {fmt(v_cg, '.6f')} | {fmt(exact['value'], '.6f')} | "
                   f"{fmt(fast['value'], '.6f')} | {fmt(row['value_ratio_exact_vs_pot_cg_loop'], '.6f')} | "
                   f"{fmt(row['value_ratio_fast_vs_exact'], '.4f')} | {exact_split} | {fast_split} | "
-                  f"{o_pot}/{o_cg}/{exact['outer']}/{fast['outer']} |", flush=True)
+                  f"{o_pot}/{o_cg}/{exact['outer']}/{fast['outer']} | {fast['kept']} | "
+                  f"{os.getloadavg()[0]:.1f} |", flush=True)
             if args.json:  # after every row, so a long run leaves what it has measured
                 write_json_atomic(Path(args.json), payload(args, rows))
 

@@ -191,3 +191,27 @@ def test_fgw_log_keeps_the_barycenter_internals_out():
     A = structure_matrix(X, "euclidean")
     res = fgw(feature_cost(X, X), A, A)
     assert "products" not in res.log and "full_products" not in res.log
+
+
+def test_large_problem_paths_on_a_small_problem(monkeypatch):
+    """Two-level stage 1, sampled k-means seeds with float32 distances, and the row-sample value
+    estimate (each switched on by lowering its size threshold): plans stay feasible permutations,
+    the estimate is within a few standard errors of the exact objective."""
+    import importlib
+
+    Q = importlib.import_module("otmix.ot.quantized")
+    monkeypatch.setattr(Q, "STAGE1_DENSE_ENTRIES", 0)
+    monkeypatch.setattr(Q, "KMEANS_LARGE", 100)
+    monkeypatch.setattr(Q, "EVAL_ROWS", 60)
+    monkeypatch.setattr(Q, "EVAL_PAIRS", 60 * 100)
+    monkeypatch.setattr(Q, "FULL_VALUE_ROWS", 100)
+    monkeypatch.setattr(Q, "VALUE_SAMPLE_ROWS", 30)
+    Zs = codes([300, 300, 300], seed=13)
+    res = fgw_barycenter(Zs, method="quantized", random_state=0, block_size=40, sparse_plans=True)
+    for T in res.plans:
+        assert T.nnz == 300
+        np.testing.assert_allclose(T.sum(axis=0), np.full(300, 1 / 300), atol=1e-12)
+        np.testing.assert_allclose(T.sum(axis=1), np.full(300, 1 / 300), atol=1e-12)
+    assert res.log["value_estimated"] and res.log["value_rows"] == 8 * 30
+    exact = sum(pot_fgw_value(res.Z, Zm, T.toarray(), 0.5, "euclidean") for T, Zm in zip(res.plans, Zs)) / 3
+    assert abs(res.value - exact) <= 5 * res.log["value_stderr"] + 1e-9 * exact

@@ -41,7 +41,9 @@ the best pair is kept and the loop stops when it fails to improve. For a permuta
 plan the structure term is :math:`N^{-2}\sum_{ik}(A_{ik} - B_{\sigma(i)\sigma(k)})^2`,
 summed row by row by a compiled kernel on float32 distances (no cancellation, so
 beyond ``EVAL_ROWS`` barycenter points a fixed row sample estimates it during the
-loop; the returned value is always the full sum). Structure matrices up to
+loop; the returned value is the full sum up to ``FULL_VALUE_ROWS`` points and beyond, where
+the full sum alone would take minutes, the mean of ``VALUE_SAMPLES`` disjoint row samples,
+with its standard error in ``log["value_stderr"]``). Structure matrices up to
 ``DENSE_LIMIT`` points are cached in float32; beyond, rows are recomputed on demand,
 so memory stays :math:`O(N \cdot \text{block size})` apart from the codes.
 
@@ -77,10 +79,16 @@ from .fgw import solve_fgw_cg
 from .structure import _sq_distances, feature_cost, pair_structure, self_structure_constant, structure_matrix
 
 KMEANS_ITERS = 20
+KMEANS_LARGE = 16384  # beyond this many points: k-means++ seeds from a sample this size, float32 distances,
+WARM_KMEANS_ITERS = 5  # and the barycenter's warm-started k-means of every outer step stops after this many
 BLOCK_SIZE = 256  # points per assignment block (stage 2)
 CHUNK_ENTRIES = 4_000_000  # pair-sum chunk: at most this many (e, f) entries at once
 DENSE_LIMIT = 8192  # structure matrices up to this size are cached whole (float32)
+STAGE1_DENSE_ENTRIES = 1 << 23  # beyond (points x blocks), stage 1 goes through the anchor groups
+FULL_VALUE_ROWS = 32768  # beyond this many barycenter points the returned value is a row-sample estimate
+VALUE_SAMPLES, VALUE_SAMPLE_ROWS = 8, 512  # that estimate: the mean of 8 disjoint samples of 512 rows
 EVAL_ROWS = 4096  # beyond this many barycenter points, outer-step objectives are estimated on a row sample
+EVAL_PAIRS = EVAL_ROWS * KMEANS_LARGE  # beyond KMEANS_LARGE points that sample has fewer rows (at least 512)
 
 
 @dataclass
@@ -115,13 +123,17 @@ def kmeans(
 
     Returns ``(labels, centres)`` with labels in ``0..K'-1`` and ``K' <= n_clusters``.
     """
+    large = X.shape[0] > KMEANS_LARGE
     if centres is None:
         from sklearn.cluster import kmeans_plusplus
 
-        centres, _ = kmeans_plusplus(X, n_clusters=n_clusters, random_state=int(rng.integers(2**31 - 1)))
+        seed = int(rng.integers(2**31 - 1))
+        pool = X[np.random.default_rng(seed).choice(X.shape[0], size=KMEANS_LARGE, replace=False)] if large else X
+        centres, _ = kmeans_plusplus(pool, n_clusters=n_clusters, random_state=seed)
     labels = np.full(X.shape[0], -1)
+    X32 = X.astype(np.float32) if large else None
     for _ in range(n_iter):
-        new_labels = np.argmin(_sq_distances(X, centres), axis=1)
+        new_labels = _nearest_centre(X32, centres) if large else np.argmin(_sq_distances(X, centres), axis=1)
         if np.array_equal(new_labels, labels):
             break
         labels = new_labels
@@ -134,6 +146,20 @@ def kmeans(
         if not keep.all():
             labels = np.cumsum(keep)[labels] - 1
     return labels, centres
+
+
+def _nearest_centre(X32: np.ndarray, centres: np.ndarray, chunk: int = 16384) -> np.ndarray:
+    """Index of the nearest centre of every row: argmin of ``|c|^2 - 2 x.c`` in float32 (the
+    row's own ``|x|^2`` does not change its argmin), in row chunks."""
+    C32 = centres.astype(np.float32)
+    norms = np.einsum("ij,ij->i", C32, C32)
+    out = np.empty(X32.shape[0], np.int64)
+    for start in range(0, X32.shape[0], chunk):
+        scores = X32[start:start + chunk] @ C32.T
+        scores *= -2.0
+        scores += norms
+        out[start:start + chunk] = np.argmin(scores, axis=1)
+    return out
 
 
 @dataclass
@@ -178,6 +204,7 @@ class _AnchorCosts:
         self.U = np.hstack([2.0 * alpha * Z, 4.0 * (1.0 - alpha) * (qb.anchors @ coarse)])
         self.V = np.hstack([Zm, qm.anchors])
         self.members = members
+        self.row_groups = qb.labels  # the barycenter's anchor of every point (two-level stage 1)
 
     def clusters(self) -> np.ndarray:
         return -(self.U @ np.stack([self.V[J].mean(axis=0) for J in self.members]).T)
@@ -308,20 +335,31 @@ def _plan_through_clusters(
     rows_b, p = free.rows_b, free.p
     counts = np.array([J.size for J in members], dtype=np.float64)
     square = n_b == n_m  # uniform masses on both sides (linked rows, fully fixed, are left out)
-    cost = costs.clusters()
-    if rows_b.size < n_b:
-        cost = cost[rows_b]
-    cost -= cost.min()
     rows, cols, vals = [free.fixed[0]], [free.fixed[1]], [free.fixed[2]]
-    if square:  # integer supplies: the network-simplex vertex is integral
-        sent = ot.emd(np.ones(rows_b.size), counts, cost, numItermax=EMD_MAX_ITER)
+    if square and rows_b.size * len(members) > STAGE1_DENSE_ENTRIES:
+        block_of = _two_level_stage1(costs, rows_b, counts)
+        sent = None
     else:
-        masses = counts / n_m if free.fixed[0].size == 0 else np.array([free.q[J].sum() for J in members])
-        sent = ot.emd(p, masses * (p.sum() / masses.sum()) if free.fixed[0].size else masses, cost,
-                      numItermax=EMD_MAX_ITER)
+        cost = costs.clusters()
+        if rows_b.size < n_b:
+            cost = cost[rows_b]
+        cost -= cost.min()
+        if square:  # integer supplies: the network-simplex vertex is integral
+            sent = ot.emd(np.ones(rows_b.size), counts, cost, numItermax=EMD_MAX_ITER)
+        else:
+            masses = counts / n_m if free.fixed[0].size == 0 else np.array([free.q[J].sum() for J in members])
+            sent = ot.emd(p, masses * (p.sum() / masses.sum()) if free.fixed[0].size else masses, cost,
+                          numItermax=EMD_MAX_ITER)
+    if sent is None:
+        order = np.argsort(block_of, kind="stable")
+        sent_rows = np.split(order, np.cumsum(np.bincount(block_of, minlength=len(members)))[:-1])
     for cluster, J in enumerate(members):
-        column = sent[:, cluster]
-        local = np.flatnonzero(column > 1e-12 * column.max()) if column.any() else np.empty(0, np.int64)
+        if sent is None:
+            local = sent_rows[cluster]
+            column = None
+        else:
+            column = sent[:, cluster]
+            local = np.flatnonzero(column > 1e-12 * column.max()) if column.any() else np.empty(0, np.int64)
         if local.size == 0:
             continue
         rows_in = rows_b[local]
@@ -333,7 +371,7 @@ def _plan_through_clusters(
             vals.append(np.full(rows_in.size, 1.0 / n_b))
             continue
         block_cost -= block_cost.min()
-        mass = column[local] / (n_b if square else 1.0)
+        mass = (np.ones(local.size) if column is None else column[local]) / (n_b if square else 1.0)
         target = np.full(J.size, mass.sum() / J.size) if free.fixed[0].size == 0 else \
             free.q[J] * (mass.sum() / free.q[J].sum())
         block = ot.emd(mass, target, block_cost, numItermax=EMD_MAX_ITER)
@@ -344,6 +382,42 @@ def _plan_through_clusters(
     plan = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_b, n_m))
     plan.sum_duplicates()
     return plan
+
+
+def _two_level_stage1(costs: _AnchorCosts, rows_b: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Stage 1 for many points and blocks (square case), without the ``N x n_blocks`` transport.
+
+    First the barycenter's anchor groups (integer supplies: their sizes) are transported to the
+    blocks (integer capacities) under the group-averaged cost, an integral flow ``F``; then the
+    points of every group are sent to the few blocks its row of ``F`` reaches (a transport with
+    those counts under the points' own block-averaged costs). Memory ``O(K n_blocks + N)``
+    instead of ``O(N n_blocks)``. Returns the block of every row of ``rows_b``.
+    """
+    import ot
+
+    groups = costs.row_groups[rows_b]
+    n_groups = int(groups.max()) + 1
+    order = np.argsort(groups, kind="stable")
+    split = np.split(order, np.cumsum(np.bincount(groups, minlength=n_groups))[:-1])
+    V_bar = np.stack([costs.V[J].mean(axis=0) for J in costs.members])
+    sizes = np.array([g.size for g in split], dtype=np.float64)
+    U_bar = np.stack([costs.U[rows_b[g]].mean(axis=0) if g.size else np.zeros(costs.U.shape[1]) for g in split])
+    cost = -(U_bar @ V_bar.T)
+    cost -= cost.min()
+    flow = np.rint(ot.emd(sizes, counts, cost, numItermax=EMD_MAX_ITER)).astype(np.int64)
+    block_of = np.empty(rows_b.size, np.int64)
+    for k, g in enumerate(split):
+        if g.size == 0:
+            continue
+        targets = np.flatnonzero(flow[k])
+        if targets.size == 1:
+            block_of[g] = targets[0]
+            continue
+        local = -(costs.U[rows_b[g]] @ V_bar[targets].T)
+        local -= local.min()
+        sent = ot.emd(np.ones(g.size), flow[k, targets].astype(np.float64), local, numItermax=EMD_MAX_ITER)
+        block_of[g] = targets[np.argmax(sent, axis=1)]
+    return block_of
 
 
 def sparse_fgw_objective(
@@ -449,7 +523,8 @@ def quantized_barycenter(
     B_rows = [_StructureRows(Zm, structure) for Zm in Zs]
     times["time_partition"] += time.perf_counter() - t0
     k_b = min(n_b, n_anchors or default_n_anchors(n_b))
-    sample = None if n_b <= EVAL_ROWS else np.sort(rng.choice(n_b, size=EVAL_ROWS, replace=False))
+    n_eval = min(EVAL_ROWS, max(512, EVAL_PAIRS // n_b))  # rows of the loop's estimates
+    sample = None if n_b <= EVAL_ROWS else np.sort(rng.choice(n_b, size=n_eval, replace=False))
     blas_threads = 1 if n_workers > 1 else None  # threads over modalities, not inside BLAS
     runs = [_Start(Z, F, [[None] * len(members) for members in blocks], label)
             for label, Z, F in [("init", Z0, F0), *starts]]
@@ -466,7 +541,9 @@ def quantized_barycenter(
             """One outer step of ``run`` (module docstring), its objective, and the stopping test."""
             nonlocal n_steps
             t0 = time.perf_counter()
-            labels, run.centres = kmeans(run.Z, k_b, rng, run.centres)
+            labels, run.centres = kmeans(run.Z, k_b, rng, run.centres,
+                                         WARM_KMEANS_ITERS if run.centres is not None and n_b > KMEANS_LARGE
+                                         else KMEANS_ITERS)
             qb = _quantize(run.Z, labels, run.centres, structure, run.F)
             t1 = time.perf_counter()
             coarse = [solve_fgw_cg(feature_cost(qb.feature_centres, qm.feature_centres), qb.struct, qm.struct, alpha,
@@ -508,10 +585,21 @@ def quantized_barycenter(
             step(chosen)
         _, Z, F, plans = chosen.best
         t0 = time.perf_counter()
-        value = objective(Z, F, plans, None) if sample is not None else chosen.best[0]
+        value_stderr = None
+        if sample is None:
+            value = chosen.best[0]
+        elif n_b <= FULL_VALUE_ROWS:
+            value = objective(Z, F, plans, None)
+        else:  # O(N^2 d) in full: estimated from disjoint row samples, with its standard error
+            rows = rng.permutation(n_b)[: VALUE_SAMPLES * VALUE_SAMPLE_ROWS].reshape(VALUE_SAMPLES, -1)
+            estimates = np.array([objective(Z, F, plans, np.sort(r)) for r in rows])
+            value, value_stderr = float(estimates.mean()), float(estimates.std(ddof=1) / np.sqrt(VALUE_SAMPLES))
         times["time_value"] += time.perf_counter() - t0
     times["time_other"] = max(0.0, time.perf_counter() - t_start - sum(times.values()))
     log = {**times, "n_anchors": [len(q.members) for q in quants], "n_blocks": [len(b) for b in blocks]}
+    if value_stderr is not None:
+        log.update({"value_estimated": True, "value_stderr": value_stderr,
+                    "value_rows": VALUE_SAMPLES * VALUE_SAMPLE_ROWS})
     if len(runs) > 1:
         log.update({"starts": [r.label for r in runs], "start_values": [r.best[0] for r in runs],
                     "start": chosen.label, "outer_total": n_steps})
