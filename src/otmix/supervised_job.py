@@ -4,7 +4,7 @@ Protocol: the data set's training split is cut into k folds (stratified for
 classification); for fold i the model is trained on the other folds, the epoch with the
 best score on fold i is kept, and that model is scored on the data set's held-out test
 split (never used to choose anything). Both arms (β = 0 and β > 0) see the same folds
-and seeds.
+and seeds (hence the same batches: the batch order has its own random stream).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .train.supervised import (
 )
 
 NOISE_RATIOS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+ARMS = ("without_otm", "with_otm")
 
 
 def fold_indices(data: SupervisedData, folds: int, random_state: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -49,10 +50,22 @@ def run_supervised(
     on_fold: Callable[[str, int, float], None] | None = None,
     progress: Callable[[int, dict[str, float]], None] | None = None,
     noise_ratios: Sequence[float] = NOISE_RATIOS,
+    arms: Sequence[str] = ARMS,
 ) -> dict[str, Any]:
-    """Run both arms over the folds; return the JSON payload of ``otmix supervised``."""
+    """Run the arms over the folds; return the JSON payload of ``otmix supervised``.
+
+    ``arms`` picks ``without_otm`` (β = 0) and/or ``with_otm`` (β = ``otm_weight``); the
+    payload has a block for each arm run (a benchmark that already has the plain arm of these
+    folds and seeds can skip it). ``overrides`` are further :class:`SupervisedConfig` fields;
+    ``label_aware=True`` on a regression data set is refused (one line) before any training.
+    """
     if data.y_train is None or len(data.y_train) == 0:
         raise ValueError(f"{data.name} has no training labels")
+    if (overrides or {}).get("label_aware") and data.task != "classification":
+        raise ValueError(f"label-aware plans need class labels; {data.name} is a {data.task} data set")
+    arms = list(arms)
+    if not arms or any(arm not in ARMS for arm in arms) or len(set(arms)) != len(arms):
+        raise ValueError(f"arms must be distinct entries of {', '.join(ARMS)}, got {arms}")
     metric = "acc" if data.task == "classification" else "mae"
     n_outputs = int(data.n_classes) if data.task == "classification" else 1
     # every setting is checked before any training (a bad β must not cost a whole arm first)
@@ -60,9 +73,11 @@ def run_supervised(
                      **(overrides or {})).validate()
     start = time.perf_counter()
     splits = fold_indices(data, folds, random_state)
-    arms: dict[str, dict[str, list]] = {}
-    for arm, beta in (("without_otm", 0.0), ("with_otm", float(otm_weight))):
-        runs: dict[str, list] = {"test": [], "single": [], "noise": [], "best_epoch": [], "seconds": []}
+    results: dict[str, dict[str, list]] = {}
+    for arm in arms:
+        beta = 0.0 if arm == "without_otm" else float(otm_weight)
+        runs: dict[str, list] = {"test": [], "single": [], "noise": [], "best_epoch": [], "seconds": [],
+                                 "cross_class": []}
         for i, (tr, va) in enumerate(splits):
             config = SupervisedConfig(fusion=fusion, task=data.task, n_outputs=n_outputs, otm_weight=beta,
                                       random_state=random_state * 1000 + i, **(overrides or {}))
@@ -78,10 +93,12 @@ def run_supervised(
             runs["noise"].append(noise_curve(model, data.X_test, data.y_test, data.task, noise_ratios,
                                              random_state=seed))
             runs["best_epoch"].append(history["best_epoch"][0])
+            if "cross_class" in history:
+                runs["cross_class"].append(float(np.mean(history["cross_class"])))
             runs["seconds"].append(time.perf_counter() - t0)
             if on_fold is not None:
                 on_fold(arm, i, test)
-        arms[arm] = runs
+        results[arm] = runs
     payload: dict[str, Any] = {
         "dataset": data.name, "fusion": fusion, "task": data.task, "metric": metric, "folds": folds,
         "config": {**SupervisedConfig(fusion=fusion, task=data.task, n_outputs=n_outputs,
@@ -89,7 +106,7 @@ def run_supervised(
                    "random_state": random_state},
         "data": data.summary(), "modalities": list(data.modality_names), "noise_ratios": list(noise_ratios),
     }
-    for arm, runs in arms.items():
+    for arm, runs in results.items():
         single = np.asarray(runs["single"])          # folds x modalities
         noise = np.asarray(runs["noise"])            # folds x modalities x ratios
         payload[arm] = {
@@ -98,5 +115,7 @@ def run_supervised(
             "noise": {"mean": noise.mean(axis=0).tolist(), "std": noise.std(axis=0).tolist()},
             "best_epoch": runs["best_epoch"], "seconds_per_fold": mean_std(runs["seconds"]),
         }
+        if runs["cross_class"]:  # unaligned with OTM: share of the carried mass from other classes
+            payload[arm]["cross_class"] = mean_std(runs["cross_class"])
     payload["seconds"] = time.perf_counter() - start
     return payload
