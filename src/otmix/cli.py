@@ -287,6 +287,9 @@ def supervised(
     epochs: int | None = typer.Option(None, min=1, help="Epochs per fold.", show_default=str(SUPERVISED_EPOCHS)),
     seed: int = typer.Option(0, help="Seed for the pairing, the folds and the models."),
     unaligned: bool = typer.Option(False, "--unaligned", help="Permute each modality's training rows on its own."),
+    label_aware: bool | None = typer.Option(None, "--label-aware/--no-label-aware",
+                                            help="Plans that mix codes only within a class (classification).",
+                                            show_default="on for --unaligned classification"),
     json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here.",
                                          show_default=NOT_WRITTEN),
     plot_noise: Path | None = typer.Option(None, "--plot-noise", help="Write the noise curves here (.png, .pdf, "
@@ -303,7 +306,8 @@ def supervised(
         fail(f"--otm-weight (β) must be a finite number >= 0, got {otm_weight}")
     created = check_outputs(json_out, plot_noise, "--plot-noise")
     with removed_on_failure(created):
-        payload = _run_supervised(dataset, fusion, otm_weight, folds, epochs, seed, unaligned, device, quiet)
+        payload = _run_supervised(dataset, fusion, otm_weight, folds, epochs, seed, unaligned, device, quiet,
+                                  label_aware)
         console.print(_supervised_table(payload))
         console.print(f"done in {payload['seconds']:.1f} s")
         writers = {}
@@ -316,12 +320,15 @@ def supervised(
         write_outputs(writers)
 
 
-def _run_supervised(dataset, fusion, otm_weight, folds, epochs, seed, unaligned, device, quiet) -> dict:
+def _run_supervised(dataset, fusion, otm_weight, folds, epochs, seed, unaligned, device, quiet,
+                    label_aware=None) -> dict:
     from .data.supervised import load_supervised
 
     overrides: dict = {"epochs": epochs} if epochs is not None else {}
     if unaligned:
         overrides["unaligned"] = True
+    if label_aware is not None:
+        overrides["label_aware"] = label_aware
     if device is not None:
         overrides["device"] = device
     try:
