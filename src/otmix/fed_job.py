@@ -5,6 +5,13 @@ each, and the server's labels (per agent, in the agent's own row order) are scor
 here with the labels the agents never see. ``runner`` runs one federated fit (a Flower
 simulation, a loopback deployment, or the Flower-free protocol) and returns the
 server's result dict.
+
+Links have the semantics of ``otmix cluster --links`` (:mod:`otmix.cluster_job`): a
+fraction keeps that share of the entities linked after the seed's permutation
+(:func:`otmix.data.simulate_links` with :func:`otmix.data.link_seed`), a table names rows of
+the data as given; the runner then gets ``links=`` (agent m holds column m). The payload
+has the ``links``, ``alignability``, ``alignment`` and ``reference`` blocks of
+:func:`otmix.cluster_job.run_clustering`.
 """
 
 from __future__ import annotations
@@ -15,12 +22,24 @@ from typing import Any
 
 import numpy as np
 
-from .cluster_job import aggregate_scores, dataset_config, score_views
+from .cluster_job import (
+    aggregate_alignability,
+    aggregate_alignment,
+    aggregate_per_view,
+    aggregate_scores,
+    alignment_scores,
+    check_links_spec,
+    dataset_config,
+    reference_labels,
+    score_views,
+)
 from .data.dataset import Dataset
+from .data.links import link_seed, simulate_links
 from .data.unalign import unalign
 from .metrics import mean_std
 
-Runner = Callable[[list[np.ndarray], "FedConfig"], dict]  # noqa: F821 (FedConfig: otmix.federated.task)
+# runner(Xs, config) -> result, or runner(Xs, config, links=table) when the run has links
+Runner = Callable[..., dict]
 
 
 def fed_config(data: Dataset, n_clusters: int, seed: int, overrides: dict[str, Any] | None = None):
@@ -29,8 +48,6 @@ def fed_config(data: Dataset, n_clusters: int, seed: int, overrides: dict[str, A
 
     values = {**dataset_config(data.name), **(overrides or {}), "n_clusters": int(n_clusters),
               "random_state": int(seed)}
-    if values.get("readout") in ("auto", "matched"):  # the server runs the fused read-outs only
-        values["readout"] = "fused"
     config = FedConfig.from_dict(values)
     config.validate()
     return config
@@ -45,28 +62,45 @@ def run_federated(
     overrides: dict[str, Any] | None = None,
     mode: str = "simulation",
     on_seed: Callable[[int, dict, dict], None] | None = None,
+    links: float | np.ndarray | None = None,
+    rows_match: bool = False,
+    reference: bool = True,
 ) -> dict[str, Any]:
     """Run ``runner`` once per seed; return the ``otmix cluster`` payload plus a ``federated`` block.
+
+    ``links``, ``rows_match`` and ``reference`` as in :func:`otmix.cluster_job.run_seed`;
+    the payload's ``links``, ``alignability`` (with ``alignability_per_seed``), ``alignment``,
+    ``reference`` and ``readout_used`` blocks as :func:`otmix.cluster_job.run_clustering`'s
+    (``alignment`` from the server's pair plans, over the agents in every seed's read-out).
 
     ``federated``: mode, rounds, local_epochs, steps_per_round, seconds per round (mean ± std
     over all rounds of all seeds), bytes per round per agent (server → agent, agent → server),
     events (dropped or returning agents) and the first seed's round history.
     """
+    from .federated.task import dense_plans
+
     n_clusters = n_clusters or data.n_clusters
     if n_clusters is None:
         raise ValueError(f"{data.name} has no labels; give the number of clusters")
+    spec = check_links_spec(links, aligned, data.n_samples)  # before any run
     start = time.perf_counter()
     results, scores, seconds = [], [], []
+    tables, alignments, references, alignabilities = [], [], [], []
     config = None
     for seed in seeds:
         Xs, ys = list(data.Xs), list(data.ys) if data.ys is not None else None
+        perms = [np.arange(n) for n in data.n_samples]
         if not aligned:
-            Xs, ys, _ = unalign(Xs, ys, random_state=int(seed))
+            Xs, ys, perms = unalign(Xs, ys, random_state=int(seed))
+        table = simulate_links(perms, spec, random_state=link_seed(int(seed))) if isinstance(spec, float) else spec
+        run_links = table if table is not None and len(table) else None
+        tables.append(table)
         config = fed_config(data, n_clusters, int(seed), overrides)
         t = time.perf_counter()
-        result = runner(Xs, config)
+        result = runner(Xs, config) if run_links is None else runner(Xs, config, links=run_links)
         seconds.append(time.perf_counter() - t)
         results.append(result)
+        alignabilities.append(result.get("alignability"))
         if ys is not None:
             kept = [int(m) for m in result["in_readout"]]
             labels = [np.asarray(result["labels"][str(m)]) for m in kept]
@@ -75,6 +109,14 @@ def run_federated(
                                             [np.asarray(block[str(m)]) for m in kept])[0]
                           for name, block in result["labels_by_readout"].items()}
             scores.append((overall, dict(zip(kept, per_view)), by_readout))
+            plans = dense_plans(result.get("pair_plans"))
+            if plans is not None and kept == list(range(data.n_views)):
+                twins_known = (rows_match or isinstance(spec, float)) and len(set(data.n_samples)) == 1
+                alignments.append(alignment_scores(plans, ys, run_links, perms if twins_known else None))
+            else:
+                alignments.append(None)
+            if reference:
+                references.append(score_views(ys, reference_labels(Xs, int(n_clusters), int(seed)))[1])
             if on_seed is not None:
                 on_seed(int(seed), overall, result)
         elif on_seed is not None:
@@ -90,6 +132,12 @@ def run_federated(
         "config": config.to_dict() if config else {}, "data": data.summary(),
         "metrics": {}, "per_view": [], "metrics_by_readout": {},
         "seconds_per_seed": mean_std(seconds),
+        "links": None if spec is None else {
+            "fraction": spec if isinstance(spec, float) else None, "n": int(len(tables[0])) if tables else 0,
+            "source": "simulated" if isinstance(spec, float) else "given"},
+        "alignability": None, "alignability_per_seed": None, "alignment": None, "reference": None,
+        "readout_used": [r.get("readout_used") for r in results] if all(r.get("readout_used") for r in results)
+        else None,
         "epochs_run": [config.rounds * config.local_epochs] * len(results) if config else [],
         "federated": {
             "mode": mode, "rounds": config.rounds if config else 0,
@@ -101,7 +149,15 @@ def run_federated(
             "history": results[0]["history"] if results else [],
         },
     }
+    if results and all(a is not None for a in alignabilities):
+        payload["alignability"] = aggregate_alignability(alignabilities)
+        payload["alignability_per_seed"] = alignabilities
     if scores:
         payload.update(aggregate_scores(scores, data.view_names))
+        if alignments and all(a is not None for a in alignments):
+            payload["alignment"] = aggregate_alignment(alignments)
+        if references:
+            payload["reference"] = {"per_view": aggregate_per_view([dict(enumerate(r)) for r in references],
+                                                                   data.view_names)}
     payload["seconds"] = time.perf_counter() - start
     return payload

@@ -3,17 +3,24 @@
 Which modality and data an agent holds comes from its SuperNode's ``node_config``
 (``flower-supernode --node-config "modality=0 data='/path/view0.npz'"``; optional
 ``state='/path/dir'`` keeps the agent's weights on local disk so a stopped run can
-resume). In a simulation the views are handed to :func:`make_client_app` and the
-virtual node's ``partition-id`` is the modality.
+resume; optional ``links='/path/links.csv'``: the agent's linked rows, its column of a
+link table, :func:`otmix.federated.links.read_agent_links`). In a simulation the views
+(and the link table) are handed to :func:`make_client_app` and the virtual node's
+``partition-id`` is the modality.
 
 Messages (``RecordDict`` keys in brackets):
 
-* ``query.encode`` [config: FedConfig fields + ``n_batches``] → [info, codes (S, B, d)];
-  ``n_batches = 0`` only introduces the agent (info: modality, n_rows, in_dim).
-* ``train.fit`` [config + ``local_epochs``, ``n_batches``, ``final``; mix: targets, grads] → [info,
-  metrics, codes: of the next round's batches when ``n_batches > 0``, of all rows (for the
-  read-out, saving one exchange) when ``final``].
-* ``evaluate.assign`` [config; centers (C, d)] → [info, metrics: cluster sizes].
+* ``query.encode`` [config: FedConfig fields + ``n_batches``; batch: entities (S, k) with links]
+  → [info, codes (S, B, d)]; ``n_batches = 0`` only introduces the agent (info: modality,
+  n_rows, in_dim); with links the introduction carries the entity ids [links: ids] and the
+  agent answers with its rows of them [links: rows].
+* ``train.fit`` [config + ``local_epochs``, ``n_batches``, ``final``; mix: targets, grads; batch:
+  entities] → [info, metrics, codes: of the next round's batches when ``n_batches > 0``, of all
+  rows (for the read-out, saving one exchange) when ``final``].
+* ``query.cluster`` [config; evidence: weights (k,), evidence (k, N, C)] → [info, labels: labels (N,)]:
+  the agent's part of the matched read-out (K-means on its own features beside the evidence).
+* ``evaluate.assign`` [config; centers (C, d), optional frame: source, rotation, target] → [info,
+  metrics: cluster sizes].
 
 Every reply passes :class:`otmix.federated.guard.EgressGuard` (a Flower mod), which
 refuses an array carrying the agent's raw view.
@@ -31,6 +38,7 @@ from flwr.clientapp import ClientApp
 
 from ..atomic import atomic_path
 from .guard import EgressGuard
+from .links import agent_link_rows, read_agent_links
 from .task import Agent, FedConfig, load_view
 
 LOG = logging.getLogger("otmix.federated.agent")
@@ -40,7 +48,8 @@ STATE_KEY = "otmix.agent"
 class _Site:
     """Where one agent's modality, data and state come from (node config, or the simulation's views)."""
 
-    def __init__(self, context: Context, views: Sequence[np.ndarray] | None, state_dir: str | None) -> None:
+    def __init__(self, context: Context, views: Sequence[np.ndarray] | None, state_dir: str | None,
+                 links: np.ndarray | None = None) -> None:
         node = context.node_config
         if "modality" in node:
             self.modality = int(node["modality"])
@@ -56,6 +65,16 @@ class _Site:
             self.X = np.asarray(views[self.modality])
         else:
             raise ValueError("the SuperNode has no 'data' file in its --node-config")
+        self.link_rows: np.ndarray | None = None
+        if "links" in node and str(node["links"]) != "":
+            self.link_rows = read_agent_links(str(node["links"]), self.modality, self.X.shape[0])
+        elif links is not None:
+            if not 0 <= self.modality < np.shape(links)[1]:
+                raise ValueError(f"the link table has {np.shape(links)[1]} columns: agent {self.modality} has none")
+            self.link_rows = np.ascontiguousarray(np.asarray(links)[:, self.modality], dtype=np.int64)
+            if self.link_rows.size and self.link_rows.max() >= self.X.shape[0]:
+                raise ValueError(f"the link table names row {self.link_rows.max()} of agent {self.modality}, "
+                                 f"whose view has {self.X.shape[0]} rows")
         folder = node.get("state", state_dir)
         self.state_file = None if folder in (None, "") else Path(str(folder)) / f"agent-{self.modality}.pt"
         self.context = context
@@ -79,7 +98,7 @@ class _Site:
                 agent.config = config
                 return agent
             LOG.info("agent %d: saved state belongs to another run or model; starting afresh", self.modality)
-        agent = Agent(self.X.shape[1], self.modality, config)
+        agent = Agent(self.X.shape[1], self.modality, config, X=self.X)
         agent.run_key = run_key
         return agent
 
@@ -93,9 +112,9 @@ class _Site:
 
 
 def _open(message: Message, context: Context, views: Sequence[np.ndarray] | None,
-          state_dir: str | None) -> tuple[_Site, Agent, FedConfig, dict]:
+          state_dir: str | None, links: np.ndarray | None = None) -> tuple[_Site, Agent, FedConfig, dict]:
     """The agent's site, its state for the message's run and config, the config and the raw config record."""
-    site = _Site(context, views, state_dir)
+    site = _Site(context, views, state_dir, links)
     record = dict(message.content.config_records["config"])
     config = FedConfig.from_dict(record)
     return site, site.load(config, str(record.get("run_key", ""))), config, record
@@ -105,7 +124,19 @@ def _arrays(**arrays: np.ndarray) -> ArrayRecord:
     return ArrayRecord({key: Array(np.ascontiguousarray(value)) for key, value in arrays.items()})
 
 
-def egress_guard_mod(views: Sequence[np.ndarray] | None = None, state_dir: str | None = None) -> Callable:
+def _entities(message: Message) -> np.ndarray | None:
+    """The linked entities of the batches asked for (None without links)."""
+    if "batch" in message.content.array_records:
+        return message.content.array_records["batch"]["entities"].numpy()
+    return None
+
+
+def _new_codes(site: _Site, agent: Agent, message: Message, n_batches: int) -> np.ndarray:
+    return agent.encode(site.X, n_batches, _entities(message), site.link_rows)
+
+
+def egress_guard_mod(views: Sequence[np.ndarray] | None = None, state_dir: str | None = None,
+                     links: np.ndarray | None = None) -> Callable:
     """A Flower mod that checks every array of a reply against the agent's raw view before it leaves.
 
     Raises :class:`otmix.federated.guard.EgressViolation` (logged; Flower turns it into an
@@ -115,7 +146,7 @@ def egress_guard_mod(views: Sequence[np.ndarray] | None = None, state_dir: str |
     def egress_guard(message: Message, context: Context, call_next: Callable) -> Message:
         reply = call_next(message, context)
         if reply.has_content():
-            guard = EgressGuard(_Site(context, views, state_dir).X)
+            guard = EgressGuard(_Site(context, views, state_dir, links).X)
             for name, record in reply.content.array_records.items():
                 guard.check({f"{name}/{key}": array.numpy() for key, array in record.items()})
             for attribute in ("config_records", "metric_records"):
@@ -127,7 +158,8 @@ def egress_guard_mod(views: Sequence[np.ndarray] | None = None, state_dir: str |
     return egress_guard
 
 
-def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | None = None) -> ClientApp:
+def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | None = None,
+                    links: np.ndarray | None = None) -> ClientApp:
     """A ClientApp serving one agent per node.
 
     Parameters
@@ -137,21 +169,27 @@ def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | 
         Without it (deployment), every node reads ``data`` from its node config.
     state_dir : str, optional
         Also keep every agent's state in this folder (default: only in the run's context).
+    links : int array (n_links, M), optional
+        For a simulation: the link table; the agent of modality m holds its column m (a
+        node config's ``links`` file takes precedence).
     """
     app = ClientApp()
-    egress_guard = egress_guard_mod(views, state_dir)
+    egress_guard = egress_guard_mod(views, state_dir, links)
 
     @app.query("encode", mods=[egress_guard])
     def encode(message: Message, context: Context) -> Message:
-        site, agent, _, record = _open(message, context, views, state_dir)
+        site, agent, _, record = _open(message, context, views, state_dir, links)
         n_batches = int(record.get("n_batches", 0))
-        arrays = {"codes": _arrays(codes=agent.encode(site.X, n_batches))} if n_batches > 0 else {}
+        arrays = {"codes": _arrays(codes=_new_codes(site, agent, message, n_batches))} if n_batches > 0 else {}
+        if "links" in message.content.array_records:  # the introduction of a run with links
+            ids = message.content.array_records["links"]["ids"].numpy()
+            arrays["links"] = _arrays(rows=agent_link_rows(site.link_rows, ids, site.modality))
         site.save(agent)
         return Message(RecordDict({"info": site.info(agent), **arrays}), reply_to=message)
 
     @app.train("fit", mods=[egress_guard])
     def fit(message: Message, context: Context) -> Message:
-        site, agent, _, record = _open(message, context, views, state_dir)
+        site, agent, _, record = _open(message, context, views, state_dir, links)
         mix = message.content.array_records["mix"]
         metrics = agent.train(site.X, mix["targets"].numpy(), mix["grads"].numpy(), int(record["local_epochs"]))
         content = RecordDict({"info": site.info(agent), "metrics": MetricRecord(metrics)})
@@ -159,14 +197,26 @@ def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | 
         if bool(record.get("final", False)):
             content["codes"] = _arrays(codes=agent.codes(site.X))
         elif n_batches > 0:
-            content["codes"] = _arrays(codes=agent.encode(site.X, n_batches))
+            content["codes"] = _arrays(codes=_new_codes(site, agent, message, n_batches))
         site.save(agent)
         return Message(content, reply_to=message)
 
+    @app.query("cluster", mods=[egress_guard])
+    def cluster(message: Message, context: Context) -> Message:
+        site, agent, _, _ = _open(message, context, views, state_dir, links)
+        evidence = message.content.array_records["evidence"]
+        labels = agent.cluster(site.X, evidence["weights"].numpy(), evidence["evidence"].numpy())
+        site.save(agent)
+        return Message(RecordDict({"info": site.info(agent), "labels": _arrays(labels=labels)}), reply_to=message)
+
     @app.evaluate("assign", mods=[egress_guard])
     def assign(message: Message, context: Context) -> Message:
-        site, agent, config, _ = _open(message, context, views, state_dir)
-        labels = agent.assign(site.X, message.content.array_records["centers"]["centers"].numpy())
+        site, agent, config, _ = _open(message, context, views, state_dir, links)
+        frame = None
+        if "frame" in message.content.array_records:
+            record = message.content.array_records["frame"]
+            frame = (record["source"].numpy(), record["rotation"].numpy(), record["target"].numpy())
+        labels = agent.assign(site.X, message.content.array_records["centers"]["centers"].numpy(), frame)
         sizes = np.bincount(labels, minlength=config.n_clusters).tolist()
         site.save(agent)
         return Message(RecordDict({"info": site.info(agent), "metrics": MetricRecord({"cluster_sizes": sizes})}),

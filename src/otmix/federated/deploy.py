@@ -121,8 +121,9 @@ def superlink_command(port: int, host: str = "127.0.0.1", certificates: str | Pa
 
 def supernode_command(modality: int, data: str | Path, superlink: str, port: int,
                       root_certificates: str | Path | None = None, auth_key: str | Path | None = None,
-                      state: str | Path | None = None) -> list[str]:
-    """``flower-supernode`` holding modality ``modality`` with its data file (and optional state folder)."""
+                      state: str | Path | None = None, links: str | Path | None = None) -> list[str]:
+    """``flower-supernode`` holding modality ``modality`` with its data file (optional state folder and
+    link file: its column of a link table, :func:`otmix.federated.links.read_agent_links`)."""
     split_address(superlink)
     data = Path(data).resolve()
     if not data.is_file():
@@ -130,7 +131,11 @@ def supernode_command(modality: int, data: str | Path, superlink: str, port: int
     config = f"modality={int(modality)} data='{data}'"
     if state is not None:
         config += f" state='{Path(state).resolve()}'"
-    if "'" in str(data) or (state is not None and "'" in str(state)):
+    if links is not None:
+        if not Path(links).is_file():
+            raise FileNotFoundError(f"link file {links} does not exist")
+        config += f" links='{Path(links).resolve()}'"
+    if any(p is not None and "'" in str(p) for p in (data, state, links)):
         raise ValueError("paths given to an agent must not contain single quotes")
     cmd = [flower_command("flower-supernode"), "--superlink", superlink, "--port", str(port),
            "--node-config", config]
@@ -360,6 +365,7 @@ def run_loopback(
     startup_timeout: float = 180.0,
     say: Callable[[str], None] | None = None,
     status: Callable[[str], None] | None = None,
+    links: Any = None,
 ) -> dict:
     """One SuperLink and one SuperNode per view as processes on 127.0.0.1, one ``flwr run``; every process stopped.
 
@@ -388,6 +394,9 @@ def run_loopback(
     status : callable(str), optional
         What the deployment is doing now (which process is starting, waiting for agents,
         round k of n), for a spinner; the ServerApp's log lines are read for it.
+    links : int array (n_links, M), optional
+        A link table: agent m's column is written to ``work/agent-m/links.csv`` (its node
+        config's ``links``), the server gets the entity ids (``n-links``).
 
     Returns
     -------
@@ -398,6 +407,9 @@ def run_loopback(
     import json
     import threading
 
+    import numpy as np
+
+    from .links import write_agent_links
     from .task import save_view
 
     start = time.perf_counter()
@@ -422,11 +434,16 @@ def run_loopback(
         folder.mkdir(exist_ok=True)
         save_view(folder / "view.npz", X)
         files.append(folder / "view.npz")
+        if links is not None:
+            write_agent_links(folder / "links.csv", np.asarray(links)[:, m])
+        else:
+            (folder / "links.csv").unlink(missing_ok=True)
     result_path = work / "result.json"
     for stale in (result_path, work / "checkpoint.json"):  # a loopback run always starts afresh
         stale.unlink(missing_ok=True)
     app = write_app(work / "app", run_config(config, len(Xs), result_path, work / "audit.jsonl",
-                                             work / "checkpoint.json", wait_for_agents=startup_timeout))
+                                             work / "checkpoint.json", wait_for_agents=startup_timeout,
+                                             n_links=0 if links is None else len(links)))
 
     def on_line(line: str) -> None:
         stage = server_stage(line)
@@ -447,7 +464,9 @@ def run_loopback(
             status(f"starting agent {m} ({m + 1} of {len(files)}, flower-supernode)")
             procs.start(f"agent-{m}", supernode_command(m, path, address, free_port(),
                                                         None if certs is None else certs / "ca.crt", key,
-                                                        state=work / f"agent-{m}" / "state"))
+                                                        state=work / f"agent-{m}" / "state",
+                                                        links=None if links is None else
+                                                        work / f"agent-{m}" / "links.csv"))
             say(f"agent {m} started (SuperNode, data {path})")
         watcher = None
         if during is not None:

@@ -7,8 +7,14 @@ A run (DESIGN.md §4; the functions in :mod:`otmix.federated.task`):
 1. per round: :func:`~otmix.federated.task.server_mix` of the codes in hand, one
    ``train.fit`` per agent with its targets and gradients; the reply carries the agent's
    metrics and its next codes (one exchange per round, S·E local steps);
-2. the last round's replies carry the codes of all rows; the server fuses and clusters them
+2. the last round's replies carry the codes of all rows; the server runs the in-process
+   read-out (:func:`~otmix.federated.task.federated_readout`: alignability, the matched
+   read-out with one ``query.cluster`` per agent in stability order, the fused read-outs)
    and sends the centres (``evaluate.assign``: each agent keeps them and labels its own rows).
+
+Links (``n_links`` entities, :mod:`otmix.federated.links`): the introduction carries the
+entity ids and every agent answers with its rows of them; every request for codes carries
+the entities of every batch, and every batch's barycenter is the linked one.
 
 Robustness: an agent that does not answer within ``reply_timeout`` (or answers with an
 error) is left out of that round and logged; a message asking it back is kept in flight
@@ -35,7 +41,8 @@ from flwr.serverapp import Grid, ServerApp
 
 from ..atomic import write_json_atomic
 from .guard import AuditLog
-from .task import FedConfig, server_mix, server_readout, steps_per_round
+from .links import batch_entities, batch_link_tables, link_table
+from .task import FedConfig, evidence_arrays, federated_readout, readout_result, server_mix, steps_per_round
 
 LOG = logging.getLogger("otmix.federated.server")
 
@@ -62,6 +69,8 @@ class ServerSettings:
         Seconds between two pulls of replies (Flower's own loop waits 3 s).
     stop_after : int, optional
         Stop after this round, checkpoint written (a planned interruption; resume later).
+    n_links : int
+        Linked entities (ids ``0..n_links-1``, the lines of the agents' link files); 0: no links.
     """
 
     config: FedConfig
@@ -72,11 +81,12 @@ class ServerSettings:
     wait_for_agents: float = 300.0
     poll_interval: float = 0.2
     stop_after: int | None = None
+    n_links: int = 0
 
     @classmethod
     def from_run_config(cls, run_config: dict[str, Any]) -> ServerSettings:
         """From a Flower run config: FedConfig fields plus ``n-agents``, ``result``, ``audit``, ``checkpoint``,
-        ``wait-for-agents``, ``poll-interval``, ``stop-after`` (empty string or 0 = unset)."""
+        ``wait-for-agents``, ``poll-interval``, ``stop-after``, ``n-links`` (empty string or 0 = unset)."""
         values = {str(k).replace("-", "_"): v for k, v in run_config.items()}
         if "n_clusters" not in values or "n_agents" not in values:
             raise ValueError("the run config needs n-clusters and n-agents")
@@ -84,7 +94,7 @@ class ServerSettings:
         for f in fields(cls):
             if f.name in ("config", "n_agents") or f.name not in values or values[f.name] in ("", None):
                 continue
-            kwargs[f.name] = {"float": float, "int | None": int}.get(str(f.type), str)(values[f.name])
+            kwargs[f.name] = {"float": float, "int | None": int, "int": int}.get(str(f.type), str)(values[f.name])
         if kwargs.get("stop_after") == 0:
             kwargs["stop_after"] = None
         return cls(**kwargs)
@@ -228,7 +238,9 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     rounds = _Rounds(grid, settings, audit, run_key)
     nodes = sorted(grid.get_node_ids())
     LOG.info("%d agents connected; asking who they are", len(nodes))
-    reached = rounds.push([rounds.message(n, "query.encode", {"n_batches": 0}) for n in nodes])
+    intro = {"links": {"ids": np.arange(settings.n_links, dtype=np.int64)}} if settings.n_links else None
+    reached = rounds.push([rounds.message(n, "query.encode", {"n_batches": 0}, intro) for n in nodes])
+    columns: dict[int, np.ndarray] = {}
     members: dict[int, _Member] = {}
     trained: dict[int, int] = {}
     ignored: set[int] = set()
@@ -243,6 +255,15 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
             LOG.warning("node %d claims modality %d, which another node holds; ignored", node, modality)
             ignored.add(node)
             continue
+        if settings.n_links:
+            rows = reply.content.array_records["links"]["rows"].numpy() \
+                if "links" in reply.content.array_records else None
+            if rows is None or rows.shape != (settings.n_links,):
+                LOG.warning("node %d (modality %d) gave no rows of the %d linked entities; ignored", node, modality,
+                            settings.n_links)
+                continue
+            rounds.record(0, modality, reply)  # the audit shows the rows' array (shape, dtype), never features
+            columns[modality] = rows
         members[node] = _Member(node, modality, n_rows, in_dim)
         trained[modality] = rounds_trained
     if len(members) < settings.n_agents:
@@ -252,6 +273,26 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     LOG.info("agents: %s", ", ".join(f"modality {m.modality} (node {m.node}, {m.n_rows} rows, {m.in_dim} "
                                      f"features)" for m in by_modality))
     S = steps_per_round([m.n_rows for m in by_modality], config.batch_size)
+    table = None
+    if settings.n_links:
+        table = link_table([columns[m.modality] for m in by_modality], [m.n_rows for m in by_modality])
+        LOG.info("links: %d entities, %s", len(table), ", ".join(
+            f"{int((table[:, i] >= 0).sum())} in modality {m.modality}" for i, m in enumerate(by_modality)))
+    column_of = {m.modality: i for i, m in enumerate(by_modality)}
+    asked: dict[int, np.ndarray | None] = {}  # node -> entities of the batches last asked of it
+    drawn_of: dict[int, np.ndarray | None] = {}  # node -> entities of the batches of the codes in hand
+
+    def batch_arrays(exchange: int, nodes_asked: list[int]) -> dict[str, dict[str, np.ndarray]]:
+        """The entities of exchange ``exchange``'s batches (empty without links), noted for every node asked."""
+        drawn = None if table is None else batch_entities(len(table), S, exchange, config.batch_size,
+                                                          config.link_share, config.random_state)
+        for node in nodes_asked:
+            asked[node] = drawn
+        return {} if drawn is None else {"batch": {"entities": drawn}}
+
+    def take_codes(node: int, reply: Message) -> None:
+        codes[node] = _codes(reply)
+        drawn_of[node] = asked.get(node)
 
     rng = np.random.default_rng(config.random_state)
     history: list[dict] = []
@@ -274,14 +315,16 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
 
     codes: dict[int, np.ndarray] = {}
     unavailable: set[int] = set()
-    reached = rounds.push([rounds.message(m.node, "query.encode", {"n_batches": S}) for m in by_modality])
+    first_batches = batch_arrays(first - 1, [m.node for m in by_modality])
+    reached = rounds.push([rounds.message(m.node, "query.encode", {"n_batches": S}, first_batches)
+                           for m in by_modality])
     first_codes = rounds.collect(reached, startup)
     for m in by_modality:
         reply = first_codes.get(m.node)
         error = "no answer" if reply is None else _error(reply)
         if error is None:
             rounds.record(first - 1, m.modality, reply)
-            codes[m.node] = _codes(reply)
+            take_codes(m.node, reply)
         else:
             note(f"agent {m.modality} (node {m.node}) gave no codes before round {first}: {error}")
     for r in range(first, config.rounds + 1):
@@ -290,22 +333,27 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         if not live:
             raise RuntimeError(f"no agent answered before round {r}; stopping")
         LOG.info("round %d/%d started: %d agents", r, config.rounds, len(live))
-        mixed = server_mix([codes[m.node] for m in live], config, rng)
+        tables = None if table is None else batch_link_tables(
+            table[:, [column_of[m.modality] for m in live]], [drawn_of[m.node] for m in live])
+        mixed = server_mix([codes[m.node] for m in live], config, rng, links=tables)
         t_mixed = time.perf_counter()
         last = r == config.rounds
+        batches = {} if last else batch_arrays(r, [m.node for m in live])
         messages = [rounds.message(m.node, "train.fit", {"local_epochs": config.local_epochs,
                                                           "n_batches": 0 if last else S, "final": last},
-                                   {"mix": {"targets": mixed.targets[i], "grads": mixed.grads[i]}})
+                                   {"mix": {"targets": mixed.targets[i], "grads": mixed.grads[i]}, **batches})
                     for i, m in enumerate(live)]
         sent = {str(m.modality): int(mixed.targets[i].nbytes + mixed.grads[i].nbytes) for i, m in enumerate(live)}
         newcomers: list[int] = []
         if not last:
             absent = [m for m in by_modality if m.node not in codes and not rounds.pending(m.node)]
-            messages += [rounds.message(m.node, "query.encode", {"n_batches": S}) for m in absent]
+            messages += [rounds.message(m.node, "query.encode", {"n_batches": S},
+                                        batch_arrays(r, [m.node])) for m in absent]
             # a restarted SuperNode comes back with a new node id: ask it who it is, with codes
             known = {m.node for m in by_modality} | ignored
             newcomers = [n for n in sorted(grid.get_node_ids()) if n not in known and not rounds.pending(n)]
-            messages += [rounds.message(n, "query.encode", {"n_batches": S}) for n in newcomers]
+            messages += [rounds.message(n, "query.encode", {"n_batches": S}, batch_arrays(r, [n]))
+                         for n in newcomers]
         reached = rounds.push(messages)
         replies = rounds.collect({m.node for m in live} & reached, config.reply_timeout)
         codes = {}
@@ -325,7 +373,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
             unavailable.discard(holder.node)
             holder.node = node
             received[str(modality)] = rounds.record(r, modality, reply)
-            codes[node] = _codes(reply)
+            take_codes(node, reply)
         for m in by_modality:
             reply = replies.get(m.node)
             if reply is None:
@@ -352,7 +400,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
             elif reply.metadata.message_type.startswith("train"):
                 metrics[str(m.modality)] = {k: float(v) for k, v in reply.content.metric_records["metrics"].items()}
             if "codes" in reply.content.array_records:
-                codes[m.node] = _codes(reply)
+                take_codes(m.node, reply)
         entry = {"round": r, "agents": [m.modality for m in live], "missing": missing, "otm": mixed.otm,
                  "clu": mixed.clu, "metrics": metrics, "bytes_sent": sent, "bytes_received": received,
                  "seconds": time.perf_counter() - t_round, "seconds_mixing": t_mixed - t_round,
@@ -383,10 +431,30 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         raise RuntimeError("no agent answered in the last round; nothing to read out")
     LOG.info("read-out: fusing and clustering the codes of %d agents", len(final))
     t_readout = time.perf_counter()
-    fused = server_readout([Z for _, Z in final], config)
+
+    def cluster_on_agent(i: int, blocks: list[tuple[float, np.ndarray]]) -> np.ndarray:
+        """The agent's part of the matched read-out: one ``query.cluster`` exchange."""
+        m = final[i][0]
+        weights, evidence = evidence_arrays(blocks, m.n_rows, config.n_clusters)
+        LOG.info("matched clusters: agent %d clusters its own features beside %d evidence blocks", m.modality,
+                 len(blocks))
+        sent = rounds.push([rounds.message(m.node, "query.cluster",
+                                           arrays={"evidence": {"weights": weights, "evidence": evidence}})])
+        reply = rounds.collect(sent, config.reply_timeout).get(m.node)
+        error = "no answer" if reply is None else _error(reply)
+        if error is None and "labels" not in reply.content.array_records:
+            error = "a reply without labels"
+        if error is not None:
+            raise RuntimeError(f"agent {m.modality} (node {m.node}) failed in the matched read-out: {error}")
+        rounds.record(config.rounds + 1, m.modality, reply)
+        return reply.content.array_records["labels"]["labels"].numpy()
+
+    sub_table = None if table is None else table[:, [column_of[m.modality] for m, _ in final]]
+    read = federated_readout([Z for _, Z in final], config, sub_table, cluster_on_agent)
     LOG.info("read-out took %.1f s; sending the cluster centres to the agents", time.perf_counter() - t_readout)
-    reached = rounds.push([rounds.message(m.node, "evaluate.assign", arrays={"centers": {"centers": fused.centers}})
-                           for m, _ in final])
+    reached = rounds.push([rounds.message(m.node, "evaluate.assign", arrays={
+        "centers": {"centers": read.centers},
+        "frame": dict(zip(("source", "rotation", "target"), read.frames[i]))}) for i, (m, _) in enumerate(final)])
     assigned = rounds.collect(reached, config.reply_timeout)
     for m, _ in final:
         if m.node in assigned and _error(assigned[m.node]) is None:
@@ -394,12 +462,9 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         else:
             note(f"agent {m.modality} did not confirm the cluster centres")
     result = {
-        "modalities": modalities,
-        "labels": {str(m.modality): fused.labels[i].tolist() for i, (m, _) in enumerate(final)},
-        "labels_by_readout": {name: {str(m.modality): labels[i].tolist() for i, (m, _) in enumerate(final)}
-                              for name, labels in fused.labels_by_readout.items()},
+        "modalities": modalities, **readout_result(read, [str(m.modality) for m, _ in final]),
         "agents": {str(m.modality): {"node": m.node, "n_rows": m.n_rows, "in_dim": m.in_dim} for m in by_modality},
-        "in_readout": [m.modality for m, _ in final], "centers": fused.centers.tolist(),
+        "in_readout": [m.modality for m, _ in final], "n_links": int(settings.n_links),
         "history": history, "events": events, "steps_per_round": S, "config": config.to_dict(),
         "run_key": run_key, "seconds": time.perf_counter() - start,
     }

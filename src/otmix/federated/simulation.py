@@ -18,7 +18,7 @@ from .server_app import ServerSettings
 
 def simulate(
     Xs: Sequence[np.ndarray], settings: ServerSettings, state_dir: str | None = None, num_cpus: int | None = None,
-    on_round: Callable[[dict], None] | None = None, verbose: bool = True,
+    on_round: Callable[[dict], None] | None = None, verbose: bool = True, links: np.ndarray | None = None,
 ) -> dict:
     """Run one federated clustering with every view held by its own virtual agent; return the server's result.
 
@@ -37,6 +37,8 @@ def simulate(
         Called with every round's history entry as the round ends (a progress display).
     verbose : bool
         The server logs every round (INFO); False: only its warnings (dropped agents and such).
+    links : int array (n_links, M), optional
+        A link table: agent m holds its column m, the server the entity ids.
 
     Raises
     ------
@@ -54,7 +56,8 @@ def simulate(
     settings.config.validate()
     with tempfile.TemporaryDirectory(prefix="otmix-sim-") as tmp:
         result_path = settings.result or str(Path(tmp) / "result.json")
-        chosen = replace(settings, n_agents=len(Xs), result=result_path)
+        n_links = 0 if links is None else len(links)
+        chosen = replace(settings, n_agents=len(Xs), result=result_path, n_links=n_links)
         if Path(result_path).exists():
             Path(result_path).unlink()
         backend = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0},
@@ -69,7 +72,7 @@ def simulate(
             try:
                 server = make_server_app(chosen, on_round=on_round,
                                          log_level=logging.INFO if verbose else logging.WARNING)
-                run_simulation(server, make_client_app(list(Xs), state_dir),
+                run_simulation(server, make_client_app(list(Xs), state_dir, None if not n_links else links),
                                num_supernodes=len(Xs), backend_config=backend)
             finally:
                 flwr_logger.setLevel(level)

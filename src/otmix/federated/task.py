@@ -36,7 +36,7 @@ import io
 import math
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +50,6 @@ from ..models.wae import MWAE
 from ..train.index_stream import IndexStream
 
 if TYPE_CHECKING:
-    from ..readout import FusedClusters
     from ..train.cluster import ClusterConfig
 
 # The agent's side imports only numpy and torch (a deployed agent starts a fresh process for every
@@ -61,8 +60,12 @@ if TYPE_CHECKING:
 class FedConfig:
     """Hyper-parameters of a federated clustering run (shared by the server and every agent).
 
-    The model and loss fields mean what they mean in :class:`otmix.train.cluster.ClusterConfig`;
-    the budget is ``rounds × local_epochs`` epochs (one epoch = ``max_m N_m // batch_size``
+    The model and loss fields mean what they mean in :class:`otmix.train.cluster.ClusterConfig`
+    (``encoder="linear"``: every agent's encoder starts at its own view's PCA, as in-process;
+    ``link_share``: the share of every batch drawn from the linked entities), the read-out
+    fields what they mean in :class:`otmix.estimators.OTMClustering` (``readout="auto"`` or
+    ``"matched"``: the server measures alignability and runs the matched read-out with the
+    agents, :func:`federated_readout`); the budget is ``rounds × local_epochs`` epochs (one epoch = ``max_m N_m // batch_size``
     steps, as in-process). ``reply_timeout`` is how long the server waits for agents in a
     round before it continues with those that answered.
     """
@@ -72,6 +75,7 @@ class FedConfig:
     local_epochs: int = 3
     latent_dim: int = 16
     hidden_dim: int = 128
+    encoder: str = "mlp"
     alpha: float = 0.5
     structure: str = "euclidean"
     batch_size: int = 256
@@ -81,17 +85,20 @@ class FedConfig:
     w_clu: float = 0.1
     mix: str = "binary"
     max_outer: int = 5
+    link_share: float = 0.5
     readout: str = "kmeans"
-    readout_points: int = 2048
+    readout_points: int = 1024
+    align_restarts: int = 8
     reply_timeout: float = 600.0
     random_state: int = 0
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
         from ..readout import READOUTS
-        from ..train.cluster import MIX_MODES, STRUCTURES
+        from ..train.cluster import ENCODERS, MIX_MODES, STRUCTURES
 
-        for name in ("n_clusters", "rounds", "local_epochs", "latent_dim", "hidden_dim", "max_outer"):
+        for name in ("n_clusters", "rounds", "local_epochs", "latent_dim", "hidden_dim", "max_outer",
+                     "align_restarts"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if int(self.batch_size) < max(2, int(self.n_clusters)):
@@ -104,10 +111,12 @@ class FedConfig:
             raise ValueError(f"structure must be one of {STRUCTURES}, got {self.structure!r}")
         if self.mix not in MIX_MODES:
             raise ValueError(f"mix must be one of {MIX_MODES}, got {self.mix!r}")
-        federated_readouts = tuple(r for r in READOUTS if r not in ("auto", "matched"))
-        if self.readout not in federated_readouts:
-            raise ValueError(f"readout must be one of {federated_readouts} (the server's fused read-outs), "
-                             f"got {self.readout!r}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        if not 0.0 <= float(self.link_share) <= 1.0:
+            raise ValueError(f"link_share must lie in [0, 1], got {self.link_share}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         for name in ("lr", "reply_timeout"):
             if not (float(getattr(self, name)) > 0 and math.isfinite(float(getattr(self, name)))):
                 raise ValueError(f"{name} must be a positive number, got {getattr(self, name)}")
@@ -136,7 +145,7 @@ class FedConfig:
         """The fields that define the model and its training; a run may be resumed with others changed
         (more rounds or local epochs, another timeout or read-out)."""
         return {k: v for k, v in self.to_dict().items()
-                if k not in ("rounds", "local_epochs", "reply_timeout", "readout", "readout_points")}
+                if k not in ("rounds", "local_epochs", "reply_timeout", "readout", "readout_points", "align_restarts")}
 
     def cluster_config(self) -> ClusterConfig:
         """The in-process trainer's config with the same model, loss and budget."""
@@ -236,13 +245,15 @@ class Agent:
     (2, 8, 3)
     """
 
-    def __init__(self, in_dim: int, modality: int, config: FedConfig) -> None:
+    def __init__(self, in_dim: int, modality: int, config: FedConfig, X: np.ndarray | None = None) -> None:
         self.in_dim, self.modality, self.config = int(in_dim), int(modality), config
         seed = agent_seed(config, modality)
         self.rng = np.random.default_rng(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.model = MWAE([self.in_dim], config.latent_dim, config.hidden_dim)
+            self.model = MWAE([self.in_dim], config.latent_dim, config.hidden_dim, encoder=config.encoder)
+        if X is not None:  # a linear encoder starts at the view's PCA (the in-process start, bit for bit)
+            self.model.init_from_data([self._check(X)])
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.stream: IndexStream | None = None
         self.pending: np.ndarray | None = None  # (S, B) local row indices of the batches last encoded
@@ -287,17 +298,48 @@ class Agent:
             raise ValueError(f"agent {self.modality} expects rows of {self.in_dim} features, got shape {X.shape}")
         return torch.as_tensor(np.asarray(X), dtype=torch.float32)
 
-    def encode(self, X: np.ndarray, n_batches: int) -> np.ndarray:
+    def encode(self, X: np.ndarray, n_batches: int, entities: np.ndarray | None = None,
+               link_rows: np.ndarray | None = None) -> np.ndarray:
         """Draw ``n_batches`` batches of own rows and return their codes, shape (S, B_m, d), float32.
 
         Codes are computed as in training (batch statistics), so with unchanged weights
-        :meth:`train` sees the same codes the server mixed.
+        :meth:`train` sees the same codes the server mixed. With ``entities`` (S, k), the
+        server's linked entities of every batch, and ``link_rows`` (the agent's row of every
+        entity, ``-1`` absent), every batch holds first the rows of the entities the agent
+        holds, then unlinked rows from a stream over those, up to ``min(batch_size, N_m)``
+        rows: the in-process :class:`otmix.train.cluster.BatchSampler`'s batches.
         """
+        from .links import batch_rows
+
         data = self._check(X)
-        if self.stream is None:
-            self.stream = IndexStream(data.shape[0], self.rng)
         size = min(int(self.config.batch_size), data.shape[0])
-        self.pending = np.stack([self.stream.take(size) for _ in range(int(n_batches))])
+        if entities is None:
+            if self.stream is None:
+                self.stream = IndexStream(data.shape[0], self.rng)
+            self.pending = np.stack([self.stream.take(size) for _ in range(int(n_batches))])
+        else:
+            if link_rows is None:
+                raise ValueError(f"agent {self.modality} got linked entities but has no link rows")
+            entities = np.asarray(entities, dtype=np.int64)
+            if entities.ndim != 2 or entities.shape[0] != int(n_batches):
+                raise ValueError(f"the server's batch entities must have shape ({n_batches}, k), got "
+                                 f"{entities.shape}")
+            if entities.size and (entities.min() < 0 or entities.max() >= len(link_rows)):
+                raise ValueError(f"the server's batch entities lie outside agent {self.modality}'s "
+                                 f"{len(link_rows)} linked entities")
+            free = np.setdiff1d(np.arange(data.shape[0]), np.asarray(link_rows))
+            if self.stream is None or self.stream.n_rows != free.size:
+                self.stream = IndexStream(free.size, self.rng)
+            batches = []
+            for drawn in entities:
+                linked = batch_rows(link_rows, drawn)
+                rest = min(max(0, size - linked.size), free.size)
+                others = free[self.stream.take(rest)] if rest else np.zeros(0, np.int64)
+                batches.append(np.concatenate([linked, others]).astype(np.int64))
+            if len({b.size for b in batches}) > 1:
+                raise ValueError(f"agent {self.modality}'s batches would have {sorted({b.size for b in batches})} "
+                                 "rows: too few unlinked rows to fill every batch; lower link_share")
+            self.pending = np.stack(batches)
         self.model.train()
         with torch.no_grad():
             codes = [self.model.encode(0, data[rows]) for rows in self.pending]
@@ -341,12 +383,40 @@ class Agent:
         with torch.no_grad():
             return self.model.encode(0, data).numpy().astype(np.float32)
 
-    def assign(self, X: np.ndarray, centers: np.ndarray) -> np.ndarray:
-        """Keep the fused cluster centres and return the cluster of every own row (its nearest centre)."""
+    def assign(self, X: np.ndarray, centers: np.ndarray,
+               frame: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Keep the fused cluster centres and return the cluster of every own row (its nearest centre).
+
+        ``frame`` ``(source mean, rotation, target mean)``: the server's turn of this agent's
+        codes onto the reference view's frame (with links), applied before the comparison.
+        """
         from ..readout import nearest_center
 
         self.centers = np.asarray(centers, dtype=np.float64)
-        return nearest_center(self.codes(X), self.centers)
+        Z = self.codes(X).astype(np.float64)
+        if frame is not None:
+            source, rotation, target = (np.asarray(a, dtype=np.float64) for a in frame)
+            Z = (Z - source) @ rotation + target
+        return nearest_center(Z, self.centers)
+
+    def cluster(self, X: np.ndarray, weights: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+        """The agent's part of the matched read-out: K-means on its own features beside the server's evidence.
+
+        ``weights`` (k,) and ``evidence`` (k, N_m, C): the blocks of
+        :func:`otmix.readout.evidence_for` (k may be 0); K-means seeded with the run's seed,
+        as the in-process read-out (:func:`otmix.readout.cluster_with_evidence`).
+        """
+        from ..readout import cluster_with_evidence
+
+        data = np.asarray(X, dtype=np.float64)
+        evidence = np.asarray(evidence, dtype=np.float64)
+        weights = np.asarray(weights, dtype=np.float64).ravel()
+        if evidence.ndim != 3 or evidence.shape[0] != weights.size or (
+                weights.size and evidence.shape[1:] != (data.shape[0], int(self.config.n_clusters))):
+            raise ValueError(f"the server's evidence for agent {self.modality} must have shape (k, {data.shape[0]}, "
+                             f"{self.config.n_clusters}) with k weights, got {evidence.shape} and {weights.size}")
+        blocks = [(float(w), V) for w, V in zip(weights, evidence)]
+        return cluster_with_evidence(data, blocks, int(self.config.n_clusters), int(self.config.random_state))
 
 
 # -- the server ----------------------------------------------------------------------------------------
@@ -373,7 +443,8 @@ class MixResult:
     clu: float
 
 
-def server_mix(codes: Sequence[np.ndarray], config: FedConfig, rng: np.random.Generator) -> MixResult:
+def server_mix(codes: Sequence[np.ndarray], config: FedConfig, rng: np.random.Generator,
+               links: Sequence[np.ndarray | None] | None = None) -> MixResult:
     """Mix one round's codes: per batch s, the stochastic FGW barycenter of ``codes[m][s]`` over agents m.
 
     Parameters
@@ -383,6 +454,9 @@ def server_mix(codes: Sequence[np.ndarray], config: FedConfig, rng: np.random.Ge
     config : FedConfig
     rng : numpy Generator
         Server randomness (barycenter start, masks, clustering start).
+    links : list of S link tables (n, M) or None, optional
+        Every batch's link table (:func:`otmix.federated.links.batch_link_tables`): the
+        barycenter of that batch is then the linked one, as in-process.
     """
     from ..train.cluster import mixing_terms
 
@@ -402,9 +476,11 @@ def server_mix(codes: Sequence[np.ndarray], config: FedConfig, rng: np.random.Ge
     grads: list[list[np.ndarray]] = [[] for _ in codes]
     otm_sum = clu_sum = 0.0
     S = n_batches.pop()
+    if links is not None and len(links) != S:
+        raise ValueError(f"got {len(links)} batch link tables for {S} batches")
     for s in range(S):
         Zs = [torch.tensor(np.asarray(Z[s]), dtype=torch.float32, requires_grad=True) for Z in codes]
-        batch_targets, clu = mixing_terms(Zs, cluster_config, rng)
+        batch_targets, clu = mixing_terms(Zs, cluster_config, rng, links=None if links is None else links[s])
         if clu.requires_grad:
             batch_grads = torch.autograd.grad(clu, Zs, allow_unused=True)
         else:
@@ -417,45 +493,206 @@ def server_mix(codes: Sequence[np.ndarray], config: FedConfig, rng: np.random.Ge
     return MixResult([np.stack(t) for t in targets], [np.stack(g) for g in grads], otm_sum, clu_sum)
 
 
-def server_readout(codes: Sequence[np.ndarray], config: FedConfig) -> FusedClusters:
-    """Fuse every agent's full codes into one barycenter and cluster it (:func:`otmix.readout.fuse_and_cluster`)."""
-    from ..readout import fuse_and_cluster
+@dataclass
+class ReadOut:
+    """The federated read-out (:func:`federated_readout`): what ``OTMClustering.fit`` sets, per agent mixed.
 
-    return fuse_and_cluster(
-        [np.asarray(Z, dtype=np.float64) for Z in codes], config.n_clusters, readout=config.readout,
-        alpha=config.alpha, structure=config.structure, max_points=config.readout_points,
-        random_state=int(config.random_state) + 7919, n_jobs=1,
+    Attributes
+    ----------
+    labels : list of ndarray
+        Cluster of every row of every agent under ``readout`` (one id map).
+    labels_by_readout : dict
+        ``{"matched": [...], "fused": [...], "gw": [...]}`` (``matched`` only when the
+        read-out is ``auto`` or ``matched``).
+    readout : str
+        The read-out ``labels`` came from (``auto``: fused when every pair is alignable).
+    centers : ndarray (C, d)
+        The fused read-out's centres, in the reference frame.
+    frames : list of (source mean, rotation, target mean)
+        Every agent's codes turned onto the most linked agent's frame (identity without links).
+    alignability, stability, pair_plans, transfer_weights
+        As ``OTMClustering``'s ``alignability_``, ``stability_``, ``pair_plans_``,
+        ``transfer_weights_`` (None when the read-out needs no analysis).
+    """
+
+    labels: list[np.ndarray]
+    labels_by_readout: dict[str, list[np.ndarray]]
+    readout: str
+    centers: np.ndarray
+    frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    alignability: list[dict[str, Any]] | None = None
+    stability: list[float] | None = None
+    pair_plans: dict[tuple[int, int], np.ndarray] | None = None
+    transfer_weights: list[list[float]] | None = None
+
+
+def federated_readout(
+    codes: Sequence[np.ndarray], config: FedConfig, links: np.ndarray | None = None,
+    cluster_on_agent: Callable[[int, list[tuple[float, np.ndarray]]], np.ndarray] | None = None,
+) -> ReadOut:
+    """The in-process read-out of ``OTMClustering.fit`` (after training), split between server and agents.
+
+    On the server (codes only): :func:`otmix.alignment.analyse_views` (stability,
+    alignability, pair plans; seed + 202), :func:`otmix.readout.evidence_for` per agent in
+    stability order and :func:`otmix.readout.consensus_ids` (seed + 303), the frames onto the
+    most linked view and the fused read-outs (seed + 7919). On the agents (their features):
+    :func:`otmix.readout.cluster_with_evidence`, through ``cluster_on_agent(i, blocks)``,
+    which returns the labels of agent ``i`` (its index in ``codes``). With readout
+    ``fused``/``kmeans``/``gw`` only the fused read-outs run (no agent exchange).
+
+    Parameters
+    ----------
+    codes : list of arrays (N_m, d)
+        Every agent's codes of all its rows.
+    config : FedConfig
+    links : int array (n_links, M), optional
+        The link table of these agents (rows present in fewer than two are dropped).
+    cluster_on_agent : callable(int, list of (weight, V)) -> labels, optional
+        Needed for the ``auto`` and ``matched`` read-outs.
+    """
+    from ..alignment import analyse_views
+    from ..estimators import _frames_onto_reference, _in_frame
+    from ..readout import consensus_ids, evidence_for, fuse_and_cluster, stability_order
+    from .links import linked_rows
+
+    Zs = [np.asarray(Z, dtype=np.float64) for Z in codes]
+    C, seed = int(config.n_clusters), int(config.random_state)
+    table = None if links is None or len(links) == 0 else linked_rows(np.asarray(links, dtype=np.int64))
+    by_readout: dict[str, list[np.ndarray]] = {}
+    analysis, weights = None, None
+    effective = table
+    if config.readout in ("auto", "matched"):
+        if cluster_on_agent is None:
+            raise ValueError(f"the {config.readout!r} read-out needs the agents (cluster_on_agent)")
+        analysis = analyse_views(Zs, C, links=table, restarts=int(config.align_restarts), random_state=seed + 202)
+        rng = np.random.default_rng(seed + 303)
+        order = stability_order(analysis.stability)
+        labels: list[np.ndarray | None] = [None] * len(Zs)
+        evidence: dict[tuple[int, int], np.ndarray] = {}
+        weights = [[0.0] * len(Zs) for _ in Zs]
+        for m in order:
+            blocks, seen, log = evidence_for(m, Zs, labels, analysis, C, rng)
+            evidence.update({(o, m): V for o, V in seen.items()})
+            weights[m] = [float(w) for w in log["weights"]]
+            labels[m] = np.asarray(cluster_on_agent(m, blocks), dtype=np.int64)
+            if labels[m].shape != (Zs[m].shape[0],):
+                raise ValueError(f"agent {m} returned {labels[m].shape} labels for its {Zs[m].shape[0]} rows")
+        by_readout["matched"] = [np.asarray(lab, dtype=np.int64)
+                                 for lab in consensus_ids(labels, order, evidence, analysis, C)]
+        effective = analysis.effective_links()
+    frames = _frames_onto_reference(Zs, effective)
+    fused = fuse_and_cluster(
+        [_in_frame(Z, f) for Z, f in zip(Zs, frames)], C,
+        readout=config.readout if config.readout in ("kmeans", "gw") else "fused", alpha=config.alpha,
+        structure=config.structure, max_points=config.readout_points, random_state=seed + 7919, n_jobs=1,
+        links=effective,
     )
+    by_readout.update(fused.labels_by_readout)
+    if config.readout == "auto":
+        chosen = "fused" if all(a.alignable for a in analysis.alignability) else "matched"
+    else:
+        chosen = "fused" if config.readout == "kmeans" else config.readout
+    return ReadOut(
+        labels=by_readout["matched"] if chosen == "matched" else fused.labels, labels_by_readout=by_readout,
+        readout=chosen, centers=np.asarray(fused.centers), frames=frames,
+        alignability=None if analysis is None else [a.as_dict() for a in analysis.alignability],
+        stability=None if analysis is None else [float(v) for v in analysis.stability],
+        pair_plans=None if analysis is None else dict(analysis.pair_plans), transfer_weights=weights,
+    )
+
+
+def sparse_plans(plans: dict[tuple[int, int], Any] | None) -> list[dict[str, Any]] | None:
+    """Pair plans as JSON: ``[{"views": [a, b], "shape": [n_a, n_b], "rows", "cols", "values"}]`` (non-zeros)."""
+    if plans is None:
+        return None
+    out = []
+    for (a, b), plan in sorted(plans.items()):
+        P = np.asarray(plan.toarray() if hasattr(plan, "toarray") else plan, dtype=np.float64)
+        rows, cols = np.nonzero(P)
+        out.append({"views": [int(a), int(b)], "shape": [int(n) for n in P.shape], "rows": rows.tolist(),
+                    "cols": cols.tolist(), "values": P[rows, cols].tolist()})
+    return out
+
+
+def dense_plans(entries: list[dict[str, Any]] | None) -> dict[tuple[int, int], np.ndarray] | None:
+    """The inverse of :func:`sparse_plans`."""
+    if entries is None:
+        return None
+    out = {}
+    for entry in entries:
+        P = np.zeros(tuple(entry["shape"]))
+        P[np.asarray(entry["rows"], dtype=np.int64), np.asarray(entry["cols"], dtype=np.int64)] = entry["values"]
+        out[tuple(int(v) for v in entry["views"])] = P
+    return out
+
+
+def readout_result(read: ReadOut, keys: Sequence[str]) -> dict[str, Any]:
+    """The read-out's part of a server result (JSON values), agents named by ``keys``."""
+    return {
+        "labels": {k: lab.tolist() for k, lab in zip(keys, read.labels)},
+        "labels_by_readout": {name: {k: lab.tolist() for k, lab in zip(keys, labels)}
+                              for name, labels in read.labels_by_readout.items()},
+        "readout_used": read.readout, "centers": read.centers.tolist(),
+        "alignability": read.alignability, "stability": read.stability,
+        "pair_plans": sparse_plans(read.pair_plans), "transfer_weights": read.transfer_weights,
+    }
 
 
 # -- the whole protocol in one process -----------------------------------------------------------------
 
 
-def run_protocol(Xs: Sequence[np.ndarray], config: FedConfig) -> dict[str, Any]:
+def evidence_arrays(blocks: Sequence[tuple[float, np.ndarray]], n_rows: int, n_clusters: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The matched read-out's evidence blocks for one agent as two arrays: weights (k,), evidence (k, N_m, C)."""
+    weights = np.array([float(w) for w, _ in blocks], dtype=np.float64)
+    evidence = (np.stack([np.asarray(V, dtype=np.float64) for _, V in blocks]) if blocks
+                else np.zeros((0, int(n_rows), int(n_clusters))))
+    return weights, evidence
+
+
+def run_protocol(Xs: Sequence[np.ndarray], config: FedConfig, links: np.ndarray | None = None) -> dict[str, Any]:
     """Run the federated protocol with every agent in this process (no Flower, no network).
 
     The reference for the Flower apps: same functions, same order, same seeds, so a
     simulation in which every agent answers gives the same labels (with the same number
-    of torch threads). Returns a dict of the shape :func:`otmix.federated.server_app.run_server`
-    returns: ``labels`` / ``labels_by_readout`` per modality (keys ``"0"``, ``"1"``, ...),
-    ``history`` (per round: otm, clu, agents' metrics, bytes each way), ``centers``...
+    of torch threads). ``links``: the link table (n_links, M); agent m holds its column,
+    the server the entity ids (:mod:`otmix.federated.links`). Returns a dict of the shape
+    :func:`otmix.federated.server_app.run_server` returns: ``labels`` / ``labels_by_readout``
+    per modality (keys ``"0"``, ``"1"``, ...), ``readout_used``, ``alignability``,
+    ``pair_plans``, ``history`` (per round: otm, clu, agents' metrics, bytes each way), ``centers``...
     """
+    from .links import agent_link_rows, batch_entities, batch_link_tables, link_table
+
     config.validate()
     start = time.perf_counter()
-    agents = [Agent(X.shape[1], m, config) for m, X in enumerate(Xs)]
+    agents = [Agent(X.shape[1], m, config, X=X) for m, X in enumerate(Xs)]
     rng = np.random.default_rng(config.random_state)
     S = steps_per_round([len(X) for X in Xs], config.batch_size)
-    codes = [agent.encode(X, S) for agent, X in zip(agents, Xs)]
+    table = columns = None
+    if links is not None and len(links):
+        links = np.asarray(links, dtype=np.int64)
+        ids = np.arange(len(links))
+        columns = [agent_link_rows(links[:, m], ids, m) for m in range(len(Xs))]
+        table = link_table(columns, [len(X) for X in Xs])
+
+    def encode(exchange: int) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        if table is None:
+            return [agent.encode(X, S) for agent, X in zip(agents, Xs)], None
+        drawn = batch_entities(len(table), S, exchange, config.batch_size, config.link_share, config.random_state)
+        codes = [agent.encode(X, S, drawn, column) for agent, X, column in zip(agents, Xs, columns)]
+        return codes, batch_link_tables(table, [drawn] * len(Xs))
+
+    codes, tables = encode(0)
     history = []
     for r in range(1, config.rounds + 1):
         t_round = time.perf_counter()
-        mixed = server_mix(codes, config, rng)
+        mixed = server_mix(codes, config, rng, links=tables)
         t_mixed = time.perf_counter()
         metrics = {str(m): agent.train(X, mixed.targets[m], mixed.grads[m], config.local_epochs)
                    for m, (agent, X) in enumerate(zip(agents, Xs))}
         sent = {str(m): int(mixed.targets[m].nbytes + mixed.grads[m].nbytes) for m in range(len(Xs))}
         if r < config.rounds:
-            codes = [agent.encode(X, S) for agent, X in zip(agents, Xs)]
+            codes, tables = encode(r)
         else:  # the last reply carries all rows' codes for the read-out
             codes = [agent.codes(X) for agent, X in zip(agents, Xs)]
         received = {str(m): int(Z.nbytes) for m, Z in enumerate(codes)}
@@ -463,15 +700,18 @@ def run_protocol(Xs: Sequence[np.ndarray], config: FedConfig) -> dict[str, Any]:
                         "clu": mixed.clu, "metrics": metrics, "bytes_sent": sent, "bytes_received": received,
                         "seconds": time.perf_counter() - t_round, "seconds_mixing": t_mixed - t_round,
                         "seconds_exchange": time.perf_counter() - t_mixed})
-    fused = server_readout(codes, config)
-    own = [agent.assign(X, fused.centers) for agent, X in zip(agents, Xs)]
+
+    def cluster_on_agent(m: int, blocks: list[tuple[float, np.ndarray]]) -> np.ndarray:
+        weights, evidence = evidence_arrays(blocks, len(Xs[m]), config.n_clusters)
+        return agents[m].cluster(Xs[m], weights, evidence)
+
+    read = federated_readout(codes, config, table, cluster_on_agent)
+    own = [agent.assign(X, read.centers, frame) for agent, X, frame in zip(agents, Xs, read.frames)]
     keys = [str(m) for m in range(len(Xs))]
     return {
-        "modalities": list(range(len(Xs))), "in_readout": list(range(len(Xs))),
-        "labels": {k: labels.tolist() for k, labels in zip(keys, fused.labels)},
-        "labels_by_readout": {name: {k: lab.tolist() for k, lab in zip(keys, labels)}
-                              for name, labels in fused.labels_by_readout.items()},
+        "modalities": list(range(len(Xs))), "in_readout": list(range(len(Xs))), **readout_result(read, keys),
         "agent_labels": {k: labels.tolist() for k, labels in zip(keys, own)},
-        "centers": fused.centers.tolist(), "history": history, "events": [], "steps_per_round": S,
+        "n_links": 0 if table is None else int(len(table)),
+        "history": history, "events": [], "steps_per_round": S,
         "config": config.to_dict(), "seconds": time.perf_counter() - start,
     }
