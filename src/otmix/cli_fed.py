@@ -89,8 +89,13 @@ def _value(block: dict[str, float], n: int, digits: int = 2) -> str:
 
 
 def _report(payload: dict, json_out: Path | None) -> None:
+    from .cli_common import alignment_table
+
     if payload["metrics"]:
         console.print(_scores_table(payload))
+    table = alignment_table(payload)
+    if table is not None:
+        console.print(table)
     fed = payload["federated"]
     n_rounds = fed["rounds"] * len(payload["seeds"])
     console.print(f"{fed['mode']}: {fed['rounds']} rounds × {fed['local_epochs']} local epochs "
@@ -158,7 +163,15 @@ def simulate(
     data: Path | None = typer.Option(None, help="A user file (.mat/.npz) or folder of views, as `otmix cluster` "
                                      "(default: none; give this or --dataset)."),
     clusters: int | None = typer.Option(None, min=1, help="Number of clusters (default: number of label classes)."),
-    unaligned: bool = typer.Option(True, "--unaligned/--aligned", help="Permute every view on its own (default)."),
+    unaligned: bool | None = typer.Option(None, "--unaligned/--aligned", help="Permute every view on its own "
+                                          "(default; rows as loaded with --link-file)."),
+    links: float | None = typer.Option(
+        None, "--links", metavar="FRACTION", help="Simulate links as `otmix cluster --links`: every view is permuted "
+        "on its own (from the seed) and this fraction of the entities stays linked; agent m holds its column of the "
+        "link table, the server the entity ids (0 <= FRACTION < 1; default: no links)."),
+    link_file: Path | None = typer.Option(
+        None, "--link-file", metavar="FILE", help="Links between the rows as given, as `otmix cluster --link-file` "
+        "(default: no links)."),
     rounds: int = typer.Option(20, min=1, help="Server rounds (one message exchange each)."),
     local_epochs: int = typer.Option(3, "--local-epochs", min=1, help="Local epochs per round on every agent."),
     seeds: int = typer.Option(5, min=1, help="Number of seeds (0..seeds-1); mean ± std over them."),
@@ -174,22 +187,29 @@ def simulate(
     quiet: bool = typer.Option(False, help="No progress bar and no per-round server log."),
 ) -> None:
     """Flower simulation, one virtual SuperNode per modality; prints and saves scores like `otmix cluster`."""
+    from .cli import _check_link_options, _links_spec
+
     if (dataset is None) == (data is None):
         fail("give exactly one of --dataset NAME or --data PATH")
+    aligned = _check_link_options(links, link_file, unaligned)
     _writable(json_out, checkpoint, None if state_dir is None else state_dir / "agent-0.pt", appended=(audit,))
     try:
         ds = _load(dataset, data, preprocess)
         console.print(f"{ds.name}: {ds.n_views} agents (one per view), rows {ds.n_samples}, features "
                       f"{[X.shape[1] for X in ds.Xs]}; Flower simulation, {seeds} seed{'s' if seeds > 1 else ''}")
-        payload = _simulate_with_bar(ds, seeds, rounds, local_epochs, clusters, unaligned, audit, checkpoint,
-                                     state_dir, quiet)
+        spec = _links_spec(ds, links, link_file)
+        payload = _simulate_with_bar(ds, seeds, rounds, local_epochs, clusters, not aligned, audit, checkpoint,
+                                     state_dir, quiet, spec, rows_match=dataset is not None or links is not None)
     except ERRORS as exc:
         fail(_one_line(exc))
+    if link_file is not None:
+        payload["links"]["file"] = str(link_file)
     _report(payload, json_out)
 
 
 def _simulate_with_bar(ds, seeds: int, rounds: int, local_epochs: int, clusters: int | None, unaligned: bool,
-                       audit: Path | None, checkpoint: Path | None, state_dir: Path | None, quiet: bool) -> dict:
+                       audit: Path | None, checkpoint: Path | None, state_dir: Path | None, quiet: bool,
+                       links: Any = None, rows_match: bool = False) -> dict:
     """``run_federated`` over Flower simulations, with a progress bar over seeds × rounds unless ``quiet``."""
     from contextlib import nullcontext
 
@@ -209,18 +229,19 @@ def _simulate_with_bar(ds, seeds: int, rounds: int, local_epochs: int, clusters:
             if bar is not None:
                 bar.update(task, advance=1, info=f"round {entry['round']} of {rounds}, otm {entry['otm']:.4f}")
 
-        def runner(Xs, config):
+        def runner(Xs, config, links=None):
             settings = ServerSettings(config, n_agents=len(Xs), audit=None if audit is None else str(audit),
                                       checkpoint=None if checkpoint is None else str(checkpoint))
             return run_simulation(Xs, settings, state_dir=None if state_dir is None else str(state_dir),
-                                  on_round=on_round, verbose=False)
+                                  on_round=on_round, verbose=False, links=links)
 
         def on_seed(seed: int, scores: dict, result: dict) -> None:
             text = f"ACC {scores['acc']:.3f}  NMI {scores['nmi']:.3f}  " if scores else ""
             console.print(f"seed {seed}: {text}({result['seconds']:.1f} s)")
 
         return run_federated(ds, runner, seeds=range(seeds), aligned=not unaligned, n_clusters=clusters,
-                             overrides=_overrides(rounds, local_epochs, None), mode="simulation", on_seed=on_seed)
+                             overrides=_overrides(rounds, local_epochs, None), mode="simulation", on_seed=on_seed,
+                             links=links, rows_match=rows_match)
 
 
 # -- a real deployment -------------------------------------------------------------------------------------
@@ -282,19 +303,24 @@ def agent(
     state: Path | None = typer.Option(None, help="Folder for the agent's weights, so a stopped run resumes "
                                       "(default: none)."),
     port: int = typer.Option(9094, help="Local port of the SuperNode's runtime API (one per agent per host)."),
+    links: Path | None = typer.Option(None, help="This agent's linked rows: a link table (csv, one column per "
+                                      "modality; its column is read) or its column alone (default: no links)."),
 ) -> None:
     """Start one agent (a Flower SuperNode) that holds one modality; its data never leaves this machine."""
     from .federated.deploy import check_reachable, supernode_command
+    from .federated.links import read_agent_links
     from .federated.task import load_view
 
     _writable(None if state is None else state / f"agent-{modality}.pt")
     try:
         X = load_view(data)
-        cmd = supernode_command(modality, data, superlink_address, port, root_certificates, auth_key, state)
+        rows = None if links is None else read_agent_links(links, modality, X.shape[0])
+        cmd = supernode_command(modality, data, superlink_address, port, root_certificates, auth_key, state, links)
         check_reachable(superlink_address)
     except (*ERRORS, ConnectionError) as exc:
         fail(_one_line(exc))
-    console.print(f"agent for modality {modality}: {X.shape[0]} rows × {X.shape[1]} features from {data}")
+    linked = "" if rows is None else f", {int((rows >= 0).sum())} of {rows.size} linked entities from {links}"
+    console.print(f"agent for modality {modality}: {X.shape[0]} rows × {X.shape[1]} features from {data}{linked}")
     _exec(cmd)
 
 
@@ -317,6 +343,8 @@ def run_app(
     checkpoint: Path | None = typer.Option(None, help="Server checkpoint on the SuperLink's machine (default: "
                                            "none)."),
     timeout: float = typer.Option(7200.0, help="Give up after this many seconds."),
+    links: int = typer.Option(0, "--links", min=0, metavar="N", help="Linked entities (ids 0..N-1, the lines of "
+                              "the agents' link files; default: 0, no links)."),
 ) -> None:
     """Submit a federated clustering run to a SuperLink whose agents are connected; wait for it to finish."""
     import tempfile
@@ -325,8 +353,12 @@ def run_app(
     from .federated.task import FedConfig
 
     try:
-        config = FedConfig(n_clusters=clusters, rounds=rounds, local_epochs=local_epochs, random_state=seed,
-                           reply_timeout=reply_timeout)
+        from .cluster_job import dataset_config
+
+        # the model, loss and read-out of `otmix cluster` on a user's data (configs/clustering.json)
+        config = FedConfig.from_dict({**dataset_config(None), "n_clusters": clusters, "rounds": rounds,
+                                      "local_epochs": local_epochs, "random_state": seed,
+                                      "reply_timeout": reply_timeout})
         config.validate()
         for flag, path in (("--result", result), ("--audit", audit), ("--checkpoint", checkpoint)):
             if path is not None and not path.is_absolute():
@@ -338,7 +370,7 @@ def run_app(
     except (*ERRORS, ConnectionError) as exc:
         fail(_one_line(exc))
     with tempfile.TemporaryDirectory(prefix="otmix-fed-run-") as tmp:
-        app = write_app(Path(tmp) / "app", run_config(config, agents, result, audit, checkpoint))
+        app = write_app(Path(tmp) / "app", run_config(config, agents, result, audit, checkpoint, n_links=links))
         write_connection(Path(tmp) / "home", "otmix", superlink_address, root_certificates)
         console.print(f"submitting to {superlink_address}: {agents} agents, {rounds} rounds × {local_epochs} "
                       "local epochs")
@@ -359,6 +391,10 @@ def demo(
     agents: int = typer.Option(3, min=2, max=8, help="Agents, one modality each (digits: pixels + weak views)."),
     rounds: int = typer.Option(2, min=1, help="Server rounds."),
     local_epochs: int = typer.Option(1, "--local-epochs", min=1, help="Local epochs per round."),
+    links: float | None = typer.Option(
+        None, "--links", metavar="FRACTION", help="Simulated links as `otmix cluster --links`: this fraction of the "
+        "entities stays linked; every agent gets its column as a link file (its node config's links), the "
+        "server the entity ids (0 <= FRACTION < 1; default: no links)."),
     tls: bool = typer.Option(False, "--tls", help="TLS with a fresh CA and registered, authenticated agents "
                              "(default: off)."),
     work: Path | None = typer.Option(None, help="Keep data, logs, audit and result here (default: a temp dir, "
@@ -370,10 +406,13 @@ def demo(
 
     SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop every process it started too (exit code 143, 130, 129).
     """
+    from .cli import _check_link_options
+
+    _check_link_options(links, None, None)
     _writable(json_out, None if work is None else work / "result.json")
     try:
         with SignalsRaise():
-            payload = _demo(agents, rounds, local_epochs, tls, work)
+            payload = _demo(agents, rounds, local_epochs, tls, work, links)
     except Interrupted as exc:
         _stopped(exc, "every process started for the demo has been stopped")
     except (*ERRORS, ConnectionError) as exc:
@@ -382,7 +421,8 @@ def demo(
     console.print("every process started for the demo has been stopped")
 
 
-def _demo(agents: int, rounds: int, local_epochs: int, tls: bool, work: Path | None) -> dict:
+def _demo(agents: int, rounds: int, local_epochs: int, tls: bool, work: Path | None,
+          links: float | None = None) -> dict:
     """The demo's run: digits views, one loopback deployment, its payload (stages shown as it goes)."""
     import tempfile
 
@@ -397,11 +437,11 @@ def _demo(agents: int, rounds: int, local_epochs: int, tls: bool, work: Path | N
     with tempfile.TemporaryDirectory(prefix="otmix-fed-demo-") as tmp, _Stages() as stages:
         folder = work if work is not None else Path(tmp)
 
-        def runner(Xs, config):
-            return run_loopback(Xs, config, folder, tls=tls, say=console.print, status=stages)
+        def runner(Xs, config, links=None):
+            return run_loopback(Xs, config, folder, tls=tls, say=console.print, status=stages, links=links)
 
         return run_federated(ds, runner, seeds=[0], overrides=_overrides(rounds, local_epochs, 120.0),
-                             mode="deployment (loopback)")
+                             mode="deployment (loopback)", links=links, rows_match=True)
 
 
 @fed_app.command()

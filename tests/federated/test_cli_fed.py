@@ -124,11 +124,48 @@ def test_simulate_writes_the_cluster_json_plus_a_federated_block(tmp_path):
     payload = json.loads(out.read_text())
     assert set(payload["metrics"]) == {"acc", "purity", "nmi", "ari"}
     assert [v["view"] for v in payload["per_view"]] == [0, 1]
-    assert set(payload["metrics_by_readout"]) == {"fused", "gw"}
+    assert set(payload["metrics_by_readout"]) == {"matched", "fused", "gw"}  # readout auto, as `otmix cluster`
+    assert payload["links"] is None and payload["readout_used"][0] in ("matched", "fused")
     fed = payload["federated"]
     assert fed["mode"] == "simulation" and fed["rounds"] == 1 and fed["events"] == []
     assert set(fed["bytes_per_round_per_agent"]) == {"0", "1"}
     assert "ACC" in result.output and "per round" in result.output
+
+
+def test_simulate_with_links_has_the_links_alignability_and_alignment_blocks_of_cluster(tmp_path):
+    require_flwr()
+    from conftest import aligned_blobs
+
+    Xs, y = aligned_blobs(n_rows=100, seed=2)
+    data = tmp_path / "views.npz"
+    np.savez(data, X0=Xs[0], X1=Xs[1], y0=y, y1=y)
+    out = tmp_path / "out.json"
+    result = runner.invoke(app, ["fed", "simulate", "--data", str(data), "--links", "0.2", "--rounds", "1",
+                                 "--local-epochs", "1", "--seeds", "1", "--quiet", "--json", str(out),
+                                 "--audit", str(tmp_path / "audit.jsonl")])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["links"] == {"fraction": 0.2, "n": 20, "source": "simulated"}
+    (pair,) = payload["alignability"]
+    assert pair["views"] == [0, 1] and pair["seeds"] == 1
+    assert payload["alignment"]["pairs"] == [[0, 1]] and payload["alignment"]["twin_rate"] is not None
+    assert [v["view"] for v in payload["reference"]["per_view"]] == [0, 1]
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert {(e["key"], tuple(e["shape"])) for e in audit if e["key"] == "links/rows"} == {("links/rows", (20,))}
+
+
+def test_bad_links_are_one_line_before_any_work(tmp_path, view_file):
+    require_flwr()
+    one_line_error(runner.invoke(app, ["fed", "simulate", "--dataset", "digits2", "--links", "0.1", "--aligned"]),
+                   "--links", "--aligned")
+    one_line_error(runner.invoke(app, ["fed", "simulate", "--dataset", "digits2", "--links", "1.5"]), "--links")
+    one_line_error(runner.invoke(app, ["fed", "demo", "--links", "-0.1"]), "--links")
+    table = tmp_path / "links.csv"
+    table.write_text("0,5\n3,40\n")  # row 40 of a 30-row view
+    args = ["fed", "agent", "--data", str(view_file), "--superlink", f"127.0.0.1:{closed_port()}", "--links"]
+    one_line_error(runner.invoke(app, [*args, str(table), "--modality", "1"]), "row 40 is out of range")
+    one_line_error(runner.invoke(app, [*args, str(table), "--modality", "2"]), "agent 2 has no column")
+    one_line_error(runner.invoke(app, [*args, str(tmp_path / "none.csv"), "--modality", "0"]), "no such link file")
 
 
 # -- outputs proven writable before any work ------------------------------------------------------------------
