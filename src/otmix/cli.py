@@ -135,7 +135,8 @@ def cluster(
                                        show_default=f"{_DEFAULTS['w_otm']:g}, from the data set's config"),
     mix: str | None = typer.Option(None, help="binary (the OTM) or weighted (the WB ablation).",
                                    show_default=f"{_DEFAULTS['mix']}, from the data set's config"),
-    readout: str | None = typer.Option(None, help="kmeans or gw: how the fused codes are clustered.",
+    readout: str | None = typer.Option(None, help="auto, matched, fused or gw (kmeans: the former name of "
+                                       "fused): how the clusters are read out.",
                                        show_default=f"{_DEFAULTS['readout']}, from the data set's config"),
     preprocess: str | None = typer.Option(None, help="zscore, l2, tfidf or none.",
                                           show_default="the data set's own: tfidf for movies, zscore otherwise"),
