@@ -280,3 +280,48 @@ def test_an_agent_whose_link_file_does_not_match_is_logged_and_nothing_is_writte
                                         result=str(result), wait_for_agents=5))
     assert any("has no link file" in r.getMessage() for r in caplog.records)
     assert not result.exists()
+
+
+# -- without links: the in-process estimator's start analysis ---------------------------------------------------
+
+
+def _unaligned_blobs():
+    Xs, y = aligned_blobs(n_rows=120)
+    return unalign(Xs, [y, y], random_state=0)[:2]
+
+
+@pytest.mark.parametrize("views,kind", [(make_blob_views, "pseudo"), (_unaligned_blobs, None)])
+def test_without_links_the_start_decides_mixing_as_in_process(views, kind):
+    """No links, linear agents: alignability of the PCA start (pseudo-links, or reconstruction only), exactly
+    OTMClustering.fit's decision; without mixing the matched read-out is the estimator's, label for label."""
+    from otmix.estimators import OTMClustering, _pca_codes
+
+    Xs, _ = views()
+    params = dict(n_clusters=3, latent_dim=3, batch_size=32, encoder="linear", readout="auto", random_state=4)
+    est = OTMClustering(epochs=2, patience=None, **params).fit(Xs)
+    config = FedConfig(rounds=2, local_epochs=1, **params)
+    starts = [Agent(X.shape[1], m, config, X=X).start_codes(X) for m, X in enumerate(Xs)]
+    for ours, theirs in zip(starts, _pca_codes(Xs, 3)):
+        np.testing.assert_array_equal(ours.astype(np.float64), theirs)
+    result = run_protocol(Xs, config)
+    assert result["training"] == est.training_ and est.training_["links"] == kind
+    assert result["readout_used"] == est.readout_
+    if kind is None:
+        for m, labels in enumerate(est.labels_by_readout_["matched"]):
+            np.testing.assert_array_equal(result["labels_by_readout"]["matched"][str(m)], labels)
+
+
+@pytest.mark.parametrize("views", [make_blob_views, _unaligned_blobs])
+def test_the_apps_without_links_give_the_protocols_labels(flower_task, views):
+    from test_server_loop import ScriptedGrid
+
+    from otmix.federated.client_app import make_client_app
+    from otmix.federated.server_app import ServerSettings, run_server
+
+    Xs, _ = views()
+    config = small_config(readout="auto")
+    reference = run_protocol(Xs, config)
+    grid = ScriptedGrid(make_client_app(Xs), 2, lambda *a: 0.0)
+    result = run_server(grid, ServerSettings(config, n_agents=2, poll_interval=0.01))
+    assert result["training"] == reference["training"]
+    assert result["labels_by_readout"] == reference["labels_by_readout"]

@@ -132,7 +132,11 @@ def _entities(message: Message) -> np.ndarray | None:
 
 
 def _new_codes(site: _Site, agent: Agent, message: Message, n_batches: int) -> np.ndarray:
-    return agent.encode(site.X, n_batches, _entities(message), site.link_rows)
+    """The codes of the batches asked for; with pseudo-links the server sends the agent's column with them."""
+    column = site.link_rows
+    if "batch" in message.content.array_records and "column" in message.content.array_records["batch"]:
+        column = message.content.array_records["batch"]["column"].numpy()
+    return agent.encode(site.X, n_batches, _entities(message), column)
 
 
 def egress_guard_mod(views: Sequence[np.ndarray] | None = None, state_dir: str | None = None,
@@ -181,6 +185,8 @@ def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | 
         site, agent, _, record = _open(message, context, views, state_dir, links)
         n_batches = int(record.get("n_batches", 0))
         arrays = {"codes": _arrays(codes=_new_codes(site, agent, message, n_batches))} if n_batches > 0 else {}
+        if bool(record.get("start", False)):  # a run without links: the codes of the PCA start, for alignability
+            arrays["start"] = _arrays(codes=agent.start_codes(site.X))
         if "links" in message.content.array_records:  # the introduction of a run with links
             ids = message.content.array_records["links"]["ids"].numpy()
             arrays["links"] = _arrays(rows=agent_link_rows(site.link_rows, ids, site.modality))
@@ -191,7 +197,8 @@ def make_client_app(views: Sequence[np.ndarray] | None = None, state_dir: str | 
     def fit(message: Message, context: Context) -> Message:
         site, agent, _, record = _open(message, context, views, state_dir, links)
         mix = message.content.array_records["mix"]
-        metrics = agent.train(site.X, mix["targets"].numpy(), mix["grads"].numpy(), int(record["local_epochs"]))
+        metrics = agent.train(site.X, mix["targets"].numpy(), mix["grads"].numpy(), int(record["local_epochs"]),
+                              mixing=bool(record.get("mixing", True)))
         content = RecordDict({"info": site.info(agent), "metrics": MetricRecord(metrics)})
         n_batches = int(record.get("n_batches", 0))
         if bool(record.get("final", False)):

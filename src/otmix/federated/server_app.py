@@ -42,7 +42,18 @@ from flwr.serverapp import Grid, ServerApp
 from ..atomic import write_json_atomic
 from .guard import AuditLog
 from .links import batch_entities, batch_link_tables, link_table
-from .task import FedConfig, evidence_arrays, federated_readout, readout_result, server_mix, steps_per_round
+from .task import (
+    FedConfig,
+    evidence_arrays,
+    federated_readout,
+    no_mix,
+    pseudo_start,
+    readout_result,
+    server_mix,
+    start_analysis,
+    steps_per_round,
+    training_block,
+)
 
 LOG = logging.getLogger("otmix.federated.server")
 
@@ -187,6 +198,28 @@ def _codes(reply: Message) -> np.ndarray:
     return reply.content.array_records["codes"]["codes"].numpy()
 
 
+def _entities_or_none(drawn: np.ndarray | None, n_batches: int) -> np.ndarray:
+    """The entities of an agent's batches; none (an empty (S, 0) array) when they were drawn without links."""
+    return np.zeros((n_batches, 0), dtype=np.int64) if drawn is None else drawn
+
+
+def _start_analysis(rounds: _Rounds, members: list[_Member], config: FedConfig, timeout: float):
+    """Ask every agent for the codes of its PCA start and measure their alignability (no links)."""
+    sent = rounds.push([rounds.message(m.node, "query.encode", {"n_batches": 0, "start": True}) for m in members])
+    replies = rounds.collect(sent, timeout)
+    start = []
+    for m in members:
+        reply = replies.get(m.node)
+        error = "no answer" if reply is None else _error(reply)
+        if error is None and "start" not in reply.content.array_records:
+            error = "a reply without start codes"
+        if error is not None:
+            raise RuntimeError(f"agent {m.modality} (node {m.node}) gave no start codes: {error}")
+        rounds.record(0, m.modality, reply)
+        start.append(reply.content.array_records["start"]["codes"].numpy())
+    return start_analysis(start, config)
+
+
 def _error(reply: Message) -> str | None:
     if reply.has_error():
         return str(reply.error.reason).strip().splitlines()[-1] if reply.error.reason else f"code {reply.error.code}"
@@ -281,14 +314,34 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
     column_of = {m.modality: i for i, m in enumerate(by_modality)}
     asked: dict[int, np.ndarray | None] = {}  # node -> entities of the batches last asked of it
     drawn_of: dict[int, np.ndarray | None] = {}  # node -> entities of the batches of the codes in hand
+    before, mixing, pseudo = None, True, False
+    if pseudo_start(config, table is not None):
+        before = _start_analysis(rounds, by_modality, config, startup)
+        mixing = before.pseudo_links is not None
+        if mixing:  # as in-process: the matches of alignable pairs are the training's links
+            table, pseudo = before.pseudo_links, True
+        LOG.info("alignability of the PCA start: %s; %s", ", ".join(
+            f"{a.views[0]}-{a.views[1]} {a.score:.3f}" for a in before.alignability),
+            f"training with {len(table)} pseudo-links" if mixing else "no pair alignable: reconstruction only")
 
-    def batch_arrays(exchange: int, nodes_asked: list[int]) -> dict[str, dict[str, np.ndarray]]:
-        """The entities of exchange ``exchange``'s batches (empty without links), noted for every node asked."""
+    def batch_arrays(exchange: int, asked_of: list[_Member | int]) -> dict[int, dict[str, dict[str, np.ndarray]]]:
+        """Per node asked: the entities of exchange ``exchange``'s batches (nothing without links; with
+        pseudo-links also the agent's column, which only the server knows), noted for every node."""
         drawn = None if table is None else batch_entities(len(table), S, exchange, config.batch_size,
                                                           config.link_share, config.random_state)
-        for node in nodes_asked:
+        out: dict[int, dict[str, dict[str, np.ndarray]]] = {}
+        for who in asked_of:
+            member = who if isinstance(who, _Member) else None
+            node = who.node if member is not None else int(who)
+            if drawn is None or (pseudo and member is None):  # a newcomer's column is not known yet
+                asked[node], out[node] = None, {}
+                continue
             asked[node] = drawn
-        return {} if drawn is None else {"batch": {"entities": drawn}}
+            batch = {"entities": drawn}
+            if pseudo:
+                batch["column"] = np.ascontiguousarray(table[:, column_of[member.modality]])
+            out[node] = {"batch": batch}
+        return out
 
     def take_codes(node: int, reply: Message) -> None:
         codes[node] = _codes(reply)
@@ -315,8 +368,8 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
 
     codes: dict[int, np.ndarray] = {}
     unavailable: set[int] = set()
-    first_batches = batch_arrays(first - 1, [m.node for m in by_modality])
-    reached = rounds.push([rounds.message(m.node, "query.encode", {"n_batches": S}, first_batches)
+    first_batches = batch_arrays(first - 1, by_modality)
+    reached = rounds.push([rounds.message(m.node, "query.encode", {"n_batches": S}, first_batches[m.node])
                            for m in by_modality])
     first_codes = rounds.collect(reached, startup)
     for m in by_modality:
@@ -334,25 +387,31 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
             raise RuntimeError(f"no agent answered before round {r}; stopping")
         LOG.info("round %d/%d started: %d agents", r, config.rounds, len(live))
         tables = None if table is None else batch_link_tables(
-            table[:, [column_of[m.modality] for m in live]], [drawn_of[m.node] for m in live])
-        mixed = server_mix([codes[m.node] for m in live], config, rng, links=tables)
+            table[:, [column_of[m.modality] for m in live]],
+            [_entities_or_none(drawn_of.get(m.node), S) for m in live])
+        if mixing:
+            mixed = server_mix([codes[m.node] for m in live], config, rng, links=tables)
+        else:
+            mixed = no_mix([codes[m.node] for m in live])
         t_mixed = time.perf_counter()
         last = r == config.rounds
-        batches = {} if last else batch_arrays(r, [m.node for m in live])
+        batches = {} if last else batch_arrays(r, live)
         messages = [rounds.message(m.node, "train.fit", {"local_epochs": config.local_epochs,
-                                                          "n_batches": 0 if last else S, "final": last},
-                                   {"mix": {"targets": mixed.targets[i], "grads": mixed.grads[i]}, **batches})
+                                                          "n_batches": 0 if last else S, "final": last,
+                                                          "mixing": mixing},
+                                   {"mix": {"targets": mixed.targets[i], "grads": mixed.grads[i]},
+                                    **batches.get(m.node, {})})
                     for i, m in enumerate(live)]
         sent = {str(m.modality): int(mixed.targets[i].nbytes + mixed.grads[i].nbytes) for i, m in enumerate(live)}
         newcomers: list[int] = []
         if not last:
             absent = [m for m in by_modality if m.node not in codes and not rounds.pending(m.node)]
             messages += [rounds.message(m.node, "query.encode", {"n_batches": S},
-                                        batch_arrays(r, [m.node])) for m in absent]
+                                        batch_arrays(r, [m])[m.node]) for m in absent]
             # a restarted SuperNode comes back with a new node id: ask it who it is, with codes
             known = {m.node for m in by_modality} | ignored
             newcomers = [n for n in sorted(grid.get_node_ids()) if n not in known and not rounds.pending(n)]
-            messages += [rounds.message(n, "query.encode", {"n_batches": S}, batch_arrays(r, [n]))
+            messages += [rounds.message(n, "query.encode", {"n_batches": S}, batch_arrays(r, [n])[n])
                          for n in newcomers]
         reached = rounds.push(messages)
         replies = rounds.collect({m.node for m in live} & reached, config.reply_timeout)
@@ -449,8 +508,9 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         rounds.record(config.rounds + 1, m.modality, reply)
         return reply.content.array_records["labels"]["labels"].numpy()
 
-    sub_table = None if table is None else table[:, [column_of[m.modality] for m, _ in final]]
-    read = federated_readout([Z for _, Z in final], config, sub_table, cluster_on_agent)
+    sub_table = None if table is None or pseudo else table[:, [column_of[m.modality] for m, _ in final]]
+    start_analysis = before if not mixing and len(final) == len(by_modality) else None
+    read = federated_readout([Z for _, Z in final], config, sub_table, cluster_on_agent, analysis=start_analysis)
     LOG.info("read-out took %.1f s; sending the cluster centres to the agents", time.perf_counter() - t_readout)
     reached = rounds.push([rounds.message(m.node, "evaluate.assign", arrays={
         "centers": {"centers": read.centers},
@@ -465,6 +525,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         "modalities": modalities, **readout_result(read, [str(m.modality) for m, _ in final]),
         "agents": {str(m.modality): {"node": m.node, "n_rows": m.n_rows, "in_dim": m.in_dim} for m in by_modality},
         "in_readout": [m.modality for m, _ in final], "n_links": int(settings.n_links),
+        **training_block(before, mixing, np.zeros((settings.n_links, 1)) if settings.n_links else None),
         "history": history, "events": events, "steps_per_round": S, "config": config.to_dict(),
         "run_key": run_key, "seconds": time.perf_counter() - start,
     }

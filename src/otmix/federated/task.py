@@ -37,7 +37,7 @@ import math
 import time
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -345,8 +345,13 @@ class Agent:
             codes = [self.model.encode(0, data[rows]) for rows in self.pending]
         return torch.stack(codes).numpy().astype(np.float32)
 
-    def train(self, X: np.ndarray, targets: np.ndarray, grads: np.ndarray, local_epochs: int) -> dict[str, float]:
-        """E local epochs over the pending batches against the server's targets; mean losses of the last epoch."""
+    def train(self, X: np.ndarray, targets: np.ndarray, grads: np.ndarray, local_epochs: int,
+              mixing: bool = True) -> dict[str, float]:
+        """E local epochs over the pending batches against the server's targets; mean losses of the last epoch.
+
+        ``mixing=False`` (views the server found not alignable, as the in-process trainer's
+        ``mixing=False``): the reconstruction term only; the targets and gradients are ignored.
+        """
         data = self._check(X)
         if self.pending is None:
             raise ValueError(f"agent {self.modality} has no pending batches: the server must ask for codes first")
@@ -358,7 +363,7 @@ class Agent:
                 raise ValueError(f"{name} from the server contain NaN or Inf")
         targets_t = torch.as_tensor(np.asarray(targets), dtype=torch.float32)
         grads_t = torch.as_tensor(np.asarray(grads), dtype=torch.float32)
-        cfg = self.config
+        cfg = self.config if mixing else replace(self.config, w_otm=0.0, w_clu=0.0)
         self.model.train()
         sums: dict[str, float] = {}
         for _ in range(int(local_epochs)):
@@ -375,6 +380,17 @@ class Agent:
         self.pending = None
         self.rounds_trained += 1
         return sums
+
+    def start_codes(self, X: np.ndarray) -> np.ndarray:
+        """Codes of all rows at the linear PCA start (float32), whatever the agent's encoder: what the
+        in-process estimator measures alignability on before training when there are no links."""
+        data = self._check(X)
+        with torch.random.fork_rng(devices=[]):
+            model = MWAE([self.in_dim], self.config.latent_dim, encoder="linear")
+        model.init_from_data([data])
+        model.calibrate_codes([data])
+        with torch.no_grad():
+            return model.encode(0, data).numpy().astype(np.float32)
 
     def codes(self, X: np.ndarray) -> np.ndarray:
         """Codes of all rows with the code normalisation calibrated on the full view (eval mode), float32."""
@@ -529,6 +545,7 @@ class ReadOut:
 def federated_readout(
     codes: Sequence[np.ndarray], config: FedConfig, links: np.ndarray | None = None,
     cluster_on_agent: Callable[[int, list[tuple[float, np.ndarray]]], np.ndarray] | None = None,
+    analysis: Any = None,
 ) -> ReadOut:
     """The in-process read-out of ``OTMClustering.fit`` (after training), split between server and agents.
 
@@ -549,6 +566,9 @@ def federated_readout(
         The link table of these agents (rows present in fewer than two are dropped).
     cluster_on_agent : callable(int, list of (weight, V)) -> labels, optional
         Needed for the ``auto`` and ``matched`` read-outs.
+    analysis : otmix.alignment.ViewAnalysis, optional
+        The analysis to use instead of a new one: the start's (:func:`start_analysis`) when
+        the views did not mix, as in-process (their codes are the PCA start's).
     """
     from ..alignment import analyse_views
     from ..estimators import _frames_onto_reference, _in_frame
@@ -564,7 +584,9 @@ def federated_readout(
     if config.readout in ("auto", "matched"):
         if cluster_on_agent is None:
             raise ValueError(f"the {config.readout!r} read-out needs the agents (cluster_on_agent)")
-        analysis = analyse_views(Zs, C, links=table, restarts=int(config.align_restarts), random_state=seed + 202)
+        if analysis is None:
+            analysis = analyse_views(Zs, C, links=table, restarts=int(config.align_restarts),
+                                     random_state=seed + 202)
         rng = np.random.default_rng(seed + 303)
         order = stability_order(analysis.stability)
         labels: list[np.ndarray | None] = [None] * len(Zs)
@@ -599,6 +621,37 @@ def federated_readout(
         stability=None if analysis is None else [float(v) for v in analysis.stability],
         pair_plans=None if analysis is None else dict(analysis.pair_plans), transfer_weights=weights,
     )
+
+
+def no_mix(codes: Sequence[np.ndarray]) -> MixResult:
+    """What the server sends when the views do not mix: zero targets and gradients (ignored by the agents)."""
+    zeros = [np.zeros(np.shape(Z), np.float32) for Z in codes]
+    return MixResult(zeros, [z.copy() for z in zeros], 0.0, 0.0)
+
+
+def training_block(before: Any, mixing: bool, links: np.ndarray | None) -> dict[str, Any]:
+    """The result's ``training`` block, as ``OTMClustering.training_``: mixing, links (given, pseudo, None), n_links."""
+    if links is not None and len(links):
+        return {"training": {"mixing": True, "links": "given", "n_links": int(len(links))}}
+    pseudo = None if before is None else before.pseudo_links
+    return {"training": {"mixing": bool(mixing), "links": None if pseudo is None else "pseudo",
+                         "n_links": 0 if pseudo is None else int(len(pseudo))}}
+
+
+def start_analysis(start_codes: Sequence[np.ndarray], config: FedConfig) -> Any:
+    """Without links: alignability of the agents' PCA-start codes (:meth:`Agent.start_codes`), as
+    ``OTMClustering.fit`` measures it before training (seed + 101). Its ``pseudo_links`` (the matches of
+    alignable pairs) are the training's link table; None: the views do not mix (reconstruction only)."""
+    from ..alignment import analyse_views
+
+    return analyse_views([np.asarray(Z, dtype=np.float64) for Z in start_codes], int(config.n_clusters),
+                         restarts=int(config.align_restarts), random_state=int(config.random_state) + 101)
+
+
+def pseudo_start(config: FedConfig, has_links: bool) -> bool:
+    """Whether a run measures alignability on the PCA start first (no links, linear encoders: the
+    in-process estimator's path; MLP agents keep the former protocol, always mixing)."""
+    return not has_links and config.encoder == "linear"
 
 
 def sparse_plans(plans: dict[tuple[int, int], Any] | None) -> list[dict[str, Any]] | None:
@@ -674,6 +727,13 @@ def run_protocol(Xs: Sequence[np.ndarray], config: FedConfig, links: np.ndarray 
         ids = np.arange(len(links))
         columns = [agent_link_rows(links[:, m], ids, m) for m in range(len(Xs))]
         table = link_table(columns, [len(X) for X in Xs])
+    before, mixing = None, True
+    if pseudo_start(config, table is not None):  # as OTMClustering.fit: pseudo-links, or no mixing at all
+        before = start_analysis([agent.start_codes(X) for agent, X in zip(agents, Xs)], config)
+        if before.pseudo_links is not None:
+            table = before.pseudo_links
+            columns = [np.ascontiguousarray(table[:, m]) for m in range(len(Xs))]
+        mixing = before.pseudo_links is not None
 
     def encode(exchange: int) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
         if table is None:
@@ -686,9 +746,9 @@ def run_protocol(Xs: Sequence[np.ndarray], config: FedConfig, links: np.ndarray 
     history = []
     for r in range(1, config.rounds + 1):
         t_round = time.perf_counter()
-        mixed = server_mix(codes, config, rng, links=tables)
+        mixed = server_mix(codes, config, rng, links=tables) if mixing else no_mix(codes)
         t_mixed = time.perf_counter()
-        metrics = {str(m): agent.train(X, mixed.targets[m], mixed.grads[m], config.local_epochs)
+        metrics = {str(m): agent.train(X, mixed.targets[m], mixed.grads[m], config.local_epochs, mixing)
                    for m, (agent, X) in enumerate(zip(agents, Xs))}
         sent = {str(m): int(mixed.targets[m].nbytes + mixed.grads[m].nbytes) for m in range(len(Xs))}
         if r < config.rounds:
@@ -705,13 +765,14 @@ def run_protocol(Xs: Sequence[np.ndarray], config: FedConfig, links: np.ndarray 
         weights, evidence = evidence_arrays(blocks, len(Xs[m]), config.n_clusters)
         return agents[m].cluster(Xs[m], weights, evidence)
 
-    read = federated_readout(codes, config, table, cluster_on_agent)
+    read = federated_readout(codes, config, links if links is not None and len(links) else None, cluster_on_agent,
+                             analysis=None if mixing else before)
     own = [agent.assign(X, read.centers, frame) for agent, X, frame in zip(agents, Xs, read.frames)]
     keys = [str(m) for m in range(len(Xs))]
     return {
         "modalities": list(range(len(Xs))), "in_readout": list(range(len(Xs))), **readout_result(read, keys),
         "agent_labels": {k: labels.tolist() for k, labels in zip(keys, own)},
-        "n_links": 0 if table is None else int(len(table)),
+        "n_links": 0 if links is None else int(len(links)), **training_block(before, mixing, links),
         "history": history, "events": [], "steps_per_round": S,
         "config": config.to_dict(), "seconds": time.perf_counter() - start,
     }
