@@ -7,7 +7,9 @@ For every seed both arms see the same permuted views and the same simulated link
   the data set's config: 10 epochs, early stopping on the training loss);
 * ``federated``: ``otmix fed simulate --dataset D --links F`` (:func:`otmix.fed_job.run_federated` over
   Flower's simulation runtime, ``--rounds`` × ``--local-epochs``: the CLI's 20 × 3 by default), or,
-  with ``--mode protocol``, the same protocol without Flower (:func:`otmix.federated.task.run_protocol`).
+  with ``--mode protocol``, the same protocol without Flower (:func:`otmix.federated.task.run_protocol`), or,
+  with ``--mode deployment``, a loopback deployment (SuperLink and one SuperNode per agent as processes on
+  127.0.0.1, every agent's link column in a file named by its node config).
 
 Scored per view (NMI, ACC) and pooled (ACC, NMI), with the read-out each seed used and the seconds
 per round. Labels are used only to score. Writes JSON and markdown::
@@ -65,6 +67,13 @@ def run(dataset: str, links: float, seeds: list[int], rounds: int, local_epochs:
     def runner(Xs, config, links=None):
         if mode == "protocol":
             result = run_protocol(Xs, config, links=links)
+        elif mode == "deployment":
+            import tempfile
+
+            from otmix.federated.deploy import run_loopback
+
+            with tempfile.TemporaryDirectory(prefix="fed-links-") as work:
+                result = run_loopback(Xs, config, work, links=links)
         else:
             result = simulate(Xs, ServerSettings(config, n_agents=len(Xs)), verbose=False, links=links)
         return result
@@ -140,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--local-epochs", type=int, default=3)
-    parser.add_argument("--mode", choices=("simulation", "protocol"), default="simulation")
+    parser.add_argument("--mode", choices=("simulation", "protocol", "deployment"), default="simulation")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/fed_links"),
                         help="writes OUT.json and OUT.md")
     args = parser.parse_args(argv)

@@ -325,3 +325,39 @@ def test_the_apps_without_links_give_the_protocols_labels(flower_task, views):
     result = run_server(grid, ServerSettings(config, n_agents=2, poll_interval=0.01))
     assert result["training"] == reference["training"]
     assert result["labels_by_readout"] == reference["labels_by_readout"]
+
+
+# -- config and deployment plumbing -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field,value", [("encoder", "cnn"), ("link_share", 1.5), ("align_restarts", 0)])
+def test_the_new_config_fields_are_checked_in_one_line(field, value):
+    with pytest.raises(ValueError, match=field):
+        small_config(**{field: value}).validate()
+
+
+def test_the_data_set_config_reaches_the_agents_as_in_process():
+    """encoder, latent width, link share and read-out come from configs/clustering.json, as `otmix cluster` uses."""
+    from types import SimpleNamespace
+
+    from otmix.cluster_job import dataset_config
+    from otmix.fed_job import fed_config
+
+    config = fed_config(SimpleNamespace(name="digits2"), 10, 3, {"link_share": 0.25})
+    expected = dataset_config("digits2")
+    assert (config.encoder, config.latent_dim, config.readout) == (expected["encoder"], expected["latent_dim"],
+                                                                   expected["readout"])
+    assert config.link_share == 0.25 and config.readout_points == 1024 and config.random_state == 3
+    assert config.cluster_config().encoder == config.encoder
+
+
+def test_a_supernode_names_its_link_file_in_its_node_config(tmp_path):
+    from otmix.federated.deploy import supernode_command
+    from otmix.federated.task import save_view
+
+    save_view(tmp_path / "view.npz", np.zeros((3, 2)))
+    (tmp_path / "links.csv").write_text("0\n2\n")
+    cmd = supernode_command(1, tmp_path / "view.npz", "127.0.0.1:9092", 9094, links=tmp_path / "links.csv")
+    assert f"links='{(tmp_path / 'links.csv').resolve()}'" in cmd[cmd.index("--node-config") + 1]
+    with pytest.raises(FileNotFoundError, match="link file"):
+        supernode_command(1, tmp_path / "view.npz", "127.0.0.1:9092", 9094, links=tmp_path / "none.csv")
