@@ -100,13 +100,13 @@ def read_agent_links(path: str | Path, modality: int, n_rows: int) -> np.ndarray
     --------
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "links.csv"
-    >>> _ = path.write_text("0,5\\n3,\\n7,1\\n")
+    >>> _ = path.write_text("0,5,\\n3,,2\\n7,1,4\\n")
     >>> read_agent_links(path, 1, 10).tolist()
     [5, -1, 1]
-    >>> read_agent_links(path, 2, 10)
+    >>> read_agent_links(path, 3, 10)
     Traceback (most recent call last):
     ...
-    ValueError: links.csv has 2 columns (views 0-1): agent 2 has no column in it
+    ValueError: links.csv has 3 columns (views 0-2): agent 3 has no column in it
     """
     from ..data.links import read_link_file
 

@@ -26,8 +26,17 @@ Amortisation: one message exchange per round carries S·E local steps, so the �
 deployment exchange costs is paid once per S·E steps, not once per step. The price is
 staleness: targets are computed from codes at the start of the round.
 
-Only codes (float32, width d), gradients/targets of the same shape, cluster centres
-and scalar metrics cross the wire; :mod:`otmix.federated.guard` checks every reply.
+With links (:mod:`otmix.federated.links`), every batch holds the linked entities the
+server drew and the barycenter of step 2 is the linked one; without links, linear agents
+first send the codes of their PCA start, on which the server measures alignability as
+the in-process estimator does (pseudo-links, or no mixing). The read-out is
+``OTMClustering.fit``'s (:func:`federated_readout`): the server's part on codes, the
+agents' K-means on their own features (the matched read-out).
+
+Only codes (float32, width d), gradients/targets of the same shape, cluster centres,
+entity ids and row indices of linked records, cluster labels, evidence derived from
+other views' labels and scalar metrics cross the wire; :mod:`otmix.federated.guard`
+checks every reply.
 """
 
 from __future__ import annotations
