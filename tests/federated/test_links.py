@@ -361,3 +361,40 @@ def test_a_supernode_names_its_link_file_in_its_node_config(tmp_path):
     assert f"links='{(tmp_path / 'links.csv').resolve()}'" in cmd[cmd.index("--node-config") + 1]
     with pytest.raises(FileNotFoundError, match="link file"):
         supernode_command(1, tmp_path / "view.npz", "127.0.0.1:9092", 9094, links=tmp_path / "none.csv")
+
+
+def test_the_run_config_carries_the_number_of_linked_entities():
+    from otmix.federated.deploy import run_config
+    from otmix.federated.server_app import ServerSettings
+
+    values = run_config(small_config(), 2, n_links=24)
+    settings = ServerSettings.from_run_config(values)
+    assert settings.n_links == 24 and settings.config == small_config()
+    assert ServerSettings.from_run_config(run_config(small_config(), 2)).n_links == 0
+
+
+def test_a_stopped_linked_run_resumes_and_a_run_of_other_links_is_refused(flower_task, tmp_path, caplog):
+    import logging
+
+    from test_server_loop import ScriptedGrid
+
+    from otmix.federated.client_app import make_client_app
+    from otmix.federated.server_app import ServerSettings, run_server
+
+    Xs, _, links = linked_blobs(fraction=0.2)
+    config = small_config(rounds=3)
+    checkpoint = str(tmp_path / "checkpoint.json")
+
+    def grid():
+        return ScriptedGrid(make_client_app(Xs, links=links, state_dir=str(tmp_path / "state")), 2, lambda *a: 0.0)
+
+    settings = ServerSettings(config, n_agents=2, poll_interval=0.01, n_links=len(links), checkpoint=checkpoint)
+    stopped = run_server(grid(), ServerSettings(**{**settings.__dict__, "stop_after": 1}))
+    assert stopped["stopped_after"] == 1
+    resumed = run_server(grid(), settings)
+    assert [e["round"] for e in resumed["history"]] == [1, 2, 3] and resumed["events"] == []
+    with caplog.at_level(logging.WARNING, logger="otmix.federated.server"):
+        other = ServerSettings(config, n_agents=2, poll_interval=0.01, n_links=len(links) - 1, checkpoint=checkpoint)
+        with pytest.raises(RuntimeError):  # the agents' link files hold 24 entities, not 23
+            run_server(grid(), other)
+    assert any("the link files do not belong to this run" in r.getMessage() for r in caplog.records)

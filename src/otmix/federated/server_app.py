@@ -230,15 +230,17 @@ def _seconds(value: float) -> str:
     return f"{value:.3g} s"
 
 
-def _load_checkpoint(path: str | None, config: FedConfig, modalities: list[int]) -> dict[str, Any] | None:
+def _load_checkpoint(path: str | None, config: FedConfig, modalities: list[int],
+                     n_links: int = 0) -> dict[str, Any] | None:
     if path is None or not Path(path).exists():
         return None
     try:
         state = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"checkpoint {path} is corrupt: {str(exc).splitlines()[0]}") from None
-    if state.get("model_key") != json.loads(json.dumps(config.model_key())) or state.get("modalities") != modalities:
-        LOG.warning("checkpoint %s is for another run config or agent set; starting from round 1", path)
+    if (state.get("model_key") != json.loads(json.dumps(config.model_key())) or state.get("modalities") != modalities
+            or int(state.get("n_links", 0)) != int(n_links)):
+        LOG.warning("checkpoint %s is for another run config, agent set or link table; starting from round 1", path)
         return None
     if int(state["round"]) >= config.rounds:
         raise ValueError(f"checkpoint {path} already holds all {state['round']} rounds; give more rounds to "
@@ -356,7 +358,7 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         LOG.warning(text)
         events.append(text)
 
-    saved = _load_checkpoint(settings.checkpoint, config, modalities)
+    saved = _load_checkpoint(settings.checkpoint, config, modalities, settings.n_links)
     if saved is not None:
         history, events, first = saved["history"], saved["events"], int(saved["round"]) + 1
         rng.bit_generator.state = saved["rng"]
@@ -473,7 +475,8 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         if settings.checkpoint:
             write_json_atomic(settings.checkpoint, {
                 "round": r, "history": history, "events": events, "rng": rng.bit_generator.state,
-                "model_key": config.model_key(), "modalities": modalities, "run_key": run_key})
+                "model_key": config.model_key(), "modalities": modalities, "run_key": run_key,
+                "n_links": int(settings.n_links)})
         if settings.stop_after is not None and r >= settings.stop_after and not last:
             LOG.info("stopping after round %d as asked (stop-after); resume with the same checkpoint", r)
             result = {"stopped_after": r, "history": history, "events": events}
