@@ -79,8 +79,9 @@ from .fgw import solve_fgw_cg
 from .structure import _sq_distances, feature_cost, pair_structure, self_structure_constant, structure_matrix
 
 KMEANS_ITERS = 20
-KMEANS_LARGE = 16384  # beyond this many points: k-means++ seeds from a sample this size, float32 distances,
+KMEANS_LARGE = 16384  # beyond this many points: k-means++ seeds from a sample, float32 distances and block costs,
 WARM_KMEANS_ITERS = 5  # and the barycenter's warm-started k-means of every outer step stops after this many
+KMEANS_SEED_POOL = 4096  # that seed sample's size (the seeding costs pool x centres x trials distances)
 BLOCK_SIZE = 256  # points per assignment block (stage 2)
 CHUNK_ENTRIES = 4_000_000  # pair-sum chunk: at most this many (e, f) entries at once
 DENSE_LIMIT = 8192  # structure matrices up to this size are cached whole (float32)
@@ -128,7 +129,8 @@ def kmeans(
         from sklearn.cluster import kmeans_plusplus
 
         seed = int(rng.integers(2**31 - 1))
-        pool = X[np.random.default_rng(seed).choice(X.shape[0], size=KMEANS_LARGE, replace=False)] if large else X
+        pool_size = min(X.shape[0], max(KMEANS_SEED_POOL, 4 * n_clusters))
+        pool = X[np.random.default_rng(seed).choice(X.shape[0], size=pool_size, replace=False)] if large else X
         centres, _ = kmeans_plusplus(pool, n_clusters=n_clusters, random_state=seed)
     labels = np.full(X.shape[0], -1)
     X32 = X.astype(np.float32) if large else None
@@ -201,13 +203,16 @@ class _AnchorCosts:
     def __init__(self, Z, Zm, qb: _Quantization, qm: _Quantization, coarse: np.ndarray, alpha: float,
                  members: list[np.ndarray]):
         """``Z``, ``Zm``: what the feature term compares (codes, or features when given)."""
-        self.U = np.hstack([2.0 * alpha * Z, 4.0 * (1.0 - alpha) * (qb.anchors @ coarse)])
-        self.V = np.hstack([Zm, qm.anchors])
+        # beyond KMEANS_LARGE points in float32: half the memory and time of the block costs (stage 2
+        # then solves the float32 cost matrix exactly)
+        dtype = np.float32 if max(Z.shape[0], Zm.shape[0]) > KMEANS_LARGE else np.float64
+        self.U = np.hstack([2.0 * alpha * Z, 4.0 * (1.0 - alpha) * (qb.anchors @ coarse)], dtype=dtype)
+        self.V = np.hstack([Zm, qm.anchors], dtype=dtype)
         self.members = members
         self.row_groups = qb.labels  # the barycenter's anchor of every point (two-level stage 1)
 
     def clusters(self) -> np.ndarray:
-        return -(self.U @ np.stack([self.V[J].mean(axis=0) for J in self.members]).T)
+        return -(self.U @ np.stack([self.V[J].mean(axis=0) for J in self.members]).T).astype(np.float64, copy=False)
 
     def block(self, rows_in: np.ndarray, cluster: int) -> np.ndarray:
         return -(self.U[rows_in] @ self.V[self.members[cluster]].T)
@@ -370,6 +375,7 @@ def _plan_through_clusters(
             cols.append(J[c])
             vals.append(np.full(rows_in.size, 1.0 / n_b))
             continue
+        block_cost = block_cost.astype(np.float64, copy=False)
         block_cost -= block_cost.min()
         mass = (np.ones(local.size) if column is None else column[local]) / (n_b if square else 1.0)
         target = np.full(J.size, mass.sum() / J.size) if free.fixed[0].size == 0 else \
@@ -402,7 +408,7 @@ def _two_level_stage1(costs: _AnchorCosts, rows_b: np.ndarray, counts: np.ndarra
     V_bar = np.stack([costs.V[J].mean(axis=0) for J in costs.members])
     sizes = np.array([g.size for g in split], dtype=np.float64)
     U_bar = np.stack([costs.U[rows_b[g]].mean(axis=0) if g.size else np.zeros(costs.U.shape[1]) for g in split])
-    cost = -(U_bar @ V_bar.T)
+    cost = -(U_bar @ V_bar.T).astype(np.float64, copy=False)
     cost -= cost.min()
     flow = np.rint(ot.emd(sizes, counts, cost, numItermax=EMD_MAX_ITER)).astype(np.int64)
     block_of = np.empty(rows_b.size, np.int64)
@@ -413,7 +419,7 @@ def _two_level_stage1(costs: _AnchorCosts, rows_b: np.ndarray, counts: np.ndarra
         if targets.size == 1:
             block_of[g] = targets[0]
             continue
-        local = -(costs.U[rows_b[g]] @ V_bar[targets].T)
+        local = -(costs.U[rows_b[g]] @ V_bar[targets].T).astype(np.float64, copy=False)
         local -= local.min()
         sent = ot.emd(np.ones(g.size), flow[k, targets].astype(np.float64), local, numItermax=EMD_MAX_ITER)
         block_of[g] = targets[np.argmax(sent, axis=1)]
