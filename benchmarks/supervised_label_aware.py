@@ -14,7 +14,9 @@ Arms (every fusion, the job's folds and seeds, :func:`otmix.supervised_job.run_s
 * ``unaligned_la_heads`` unaligned, β = 1, label-aware plans, no mixed term (the codes are still
   carried through the plans for the fusion: the mixer's share when unaligned);
 * ``unaligned_nola``  unaligned, β = 1, plans without labels and random per-modality batches
-  (the behaviour before label-aware plans).
+  (the behaviour before label-aware plans);
+* ``aligned_la``      aligned rows, β = 1, full OTM with label-aware plans (is the mixer's share
+  limited by mixed codes that cross classes?).
 
 The aligned arms share their batches, and so do the three class-matched unaligned arms. Every
 finished (data set, fusion, group) is appended to ``<out>.jsonl`` (``--resume`` skips those), so an
@@ -43,6 +45,7 @@ GROUPS = {
     "unaligned_la_heads": ({"unaligned": True, "label_aware": True, "mix_term": False}, ("with_otm",),
                            ("unaligned_la_heads",)),
     "unaligned_nola": ({"unaligned": True, "label_aware": False}, ("with_otm",), ("unaligned_nola",)),
+    "aligned_la": ({"label_aware": True}, ("with_otm",), ("aligned_la",)),
 }
 COST = {"mi": 2.0, "tf": 1.3, "mfm": 1.3, "lrtf": 1.2, "late": 1.0}  # measured seconds per fold, relative
 
@@ -67,7 +70,7 @@ def run_one(job: tuple[str, str, str, int, int, int | None]) -> dict:
         block = payload[arm]
         out["arms"][name] = {"folds": block["folds"], "acc": block["acc"], "single_modality": block["single_modality"],
                              "single_folds": None, "noise": block["noise"], "best_epoch": block["best_epoch"],
-                             "cross_class": block.get("cross_class"), "seconds_per_fold": block["seconds_per_fold"]}
+                             "cross_class": block.get("cross_class"), "own_row": block.get("own_row"), "seconds_per_fold": block["seconds_per_fold"]}
     return out
 
 
@@ -99,7 +102,8 @@ def tables(records: list[dict], datasets: list[str], fusions: list[str]) -> tupl
         lines += ["", f"### {ds}: differences (paired over folds: mean ± std of the per-fold difference)", "",
                   "| fusion | mixer share aligned (otm − heads) | mixer share unaligned (la − la_heads) | "
                   "unaligned_la − aligned_plain | unaligned_la − unaligned_nola | unaligned_la − unaligned_plain "
-                  "| cross-class mass la / nola |", "|---|---|---|---|---|---|---|"]
+                  "| cross-class mass: unaligned_la / unaligned_nola / aligned_otm / aligned_la | aligned_la − aligned_plain "
+                  "| aligned_la − aligned_heads |", "|---|---|---|---|---|---|---|---|---|"]
         v = {"within_0.5": [], "mixer_share": [], "mixer_share_unaligned": [], "weak_aligned": [],
              "weak_unaligned": []}
         for f in present:
@@ -123,8 +127,13 @@ def tables(records: list[dict], datasets: list[str], fusions: list[str]) -> tupl
                     conservative = max(np.std(by[(ds, f, a)]["folds"]), np.std(by[(ds, f, b)]["folds"]))
                     v[key].append((f, bool(d.mean() > d.std()), bool(d.mean() > conservative), float(d.mean()),
                                    float(d.std()), float(conservative)))
-            cc = [by[(ds, f, a)]["cross_class"] for a in ("unaligned_la", "unaligned_nola") if (ds, f, a) in by]
-            cells.append(" / ".join(f"{c['mean']:.3f}" for c in cc if c) or "–")
+            cc = [by[(ds, f, a)].get("cross_class") if (ds, f, a) in by else None
+                  for a in ("unaligned_la", "unaligned_nola", "aligned_otm", "aligned_la")]
+            cells.append(" / ".join("–" if c is None else f"{c['mean']:.3f}" for c in cc))
+            d = diff("aligned_la", "aligned_plain")
+            cells.append("–" if d is None else f"{d.mean():+.4f} ± {d.std():.4f}")
+            d = diff("aligned_la", "aligned_heads")
+            cells.append("–" if d is None else f"{d.mean():+.4f} ± {d.std():.4f}")
             lines.append(f"| {f} | " + " | ".join(cells) + " |")
         # the weaker modality: lower mean score alone in the plain aligned arm over the fusions
         plain = [by[(ds, f, "aligned_plain")]["single_modality"] for f in present if (ds, f, "aligned_plain") in by]

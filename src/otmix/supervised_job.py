@@ -93,8 +93,9 @@ def run_supervised(
             runs["noise"].append(noise_curve(model, data.X_test, data.y_test, data.task, noise_ratios,
                                              random_state=seed))
             runs["best_epoch"].append(history["best_epoch"][0])
-            if "cross_class" in history:
-                runs["cross_class"].append(float(np.mean(history["cross_class"])))
+            for key in ("cross_class", "own_row"):  # the plans' diagnostics, mean over the epochs
+                if key in history:
+                    runs.setdefault(key, []).append(float(np.mean(history[key])))
             runs["seconds"].append(time.perf_counter() - t0)
             if on_fold is not None:
                 on_fold(arm, i, test)
@@ -115,7 +116,8 @@ def run_supervised(
             "noise": {"mean": noise.mean(axis=0).tolist(), "std": noise.std(axis=0).tolist()},
             "best_epoch": runs["best_epoch"], "seconds_per_fold": mean_std(runs["seconds"]),
         }
-        if runs["cross_class"]:  # unaligned with OTM: share of the carried mass from other classes
-            payload[arm]["cross_class"] = mean_std(runs["cross_class"])
+        for key in ("cross_class", "own_row"):  # with OTM: mass paired across classes / on the own row
+            if runs.get(key):
+                payload[arm][key] = mean_std(runs[key])
     payload["seconds"] = time.perf_counter() - start
     return payload

@@ -167,3 +167,22 @@ def test_the_job_refuses_label_aware_regression_before_training(tmp_path):
     assert calls == []
     with pytest.raises(ValueError, match="arms must be"):
         run_supervised(data, "late", 1.0, 2, 0, arms=["with_otm", "with_otm"])
+
+
+def test_aligned_step_reports_what_the_mixer_pairs_and_label_aware_keeps_classes():
+    from otmix.train.supervised import step_loss
+
+    Xs, y = _data(seed=2)
+    Xb = [torch.as_tensor(X[:30], dtype=torch.float32) for X in Xs]
+    yb = torch.as_tensor(y[:30])
+    out = {}
+    for aware in (False, True):
+        config = SupervisedConfig(otm_weight=1.0, label_aware=aware, **FAST)
+        torch.manual_seed(0)
+        model = SupervisedModel([5, 4], config)
+        out[aware] = step_loss(model, Xb, yb, config, np.random.default_rng(0))
+        assert 0.0 <= float(out[aware]["own_row"]) <= 1.0
+    assert float(out[True]["cross_class"]) == pytest.approx(0.0, abs=1e-9)
+    assert float(out[False]["cross_class"]) > 0.05  # untrained codes: the plain plans cross classes
+    config = SupervisedConfig(otm_weight=1.0, mix_term=False, **FAST)
+    assert "cross_class" not in step_loss(SupervisedModel([5, 4], config), Xb, yb, config, np.random.default_rng(0))

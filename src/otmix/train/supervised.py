@@ -251,6 +251,18 @@ def cross_class_share(plans: Sequence[torch.Tensor], yb: Sequence[torch.Tensor],
     return float(np.mean(shares)) if shares else 0.0
 
 
+def own_row_share(plans: Sequence[torch.Tensor]) -> float:
+    """Aligned batches: share of the mass carried between modality 0 and every other modality that
+    stays on the same row (the row's own partner), the mean over the other modalities."""
+    T_0 = plans[0].detach().double().cpu()
+    shares = []
+    for T in plans[1:]:
+        T_k = T.detach().double().cpu()
+        coupling = T_0.T @ (T_k / T_k.sum(dim=1, keepdim=True).clamp_min(1e-300))
+        shares.append(float(torch.diagonal(coupling).sum() / coupling.sum()))
+    return float(np.mean(shares)) if shares else 1.0
+
+
 def step_loss(
     model: SupervisedModel, Xb: Sequence[torch.Tensor], yb: torch.Tensor, config: SupervisedConfig,
     rng: np.random.Generator,
@@ -264,13 +276,17 @@ def step_loss(
     fusion = task_loss(config.task, model.fusion.fuse(Zs), yb) + model.fusion.auxiliary_loss(Xb, Zs)
     heads = sum(task_loss(config.task, model.heads(m, Z), yb) for m, Z in enumerate(Zs))
     otm = fusion * 0.0
+    extra = {}
     if config.otm_weight > 0 and config.mix_term:
         plans = batch_plans(Zs, config.alpha, config.max_outer, rng, config.n_jobs,
                             labels=_plan_labels([yb] * len(Zs), config))
         mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
         otm = sum(task_loss(config.task, model.heads(m, push_back(T, mixed)), yb) for m, T in enumerate(plans))
+        if config.task == "classification":  # diagnostics: what the mixer pairs (no gradient)
+            extra["cross_class"] = torch.tensor(cross_class_share(plans, [yb] * len(plans), 0))
+            extra["own_row"] = torch.tensor(own_row_share(plans))
     total = fusion + config.otm_weight * (heads + otm)  # Eq. 7: β·[L(h_m(Z̃_m)) + L(h_m(Z_m))]
-    return {"total": total, "fusion": fusion, "heads": heads, "otm": otm}
+    return {"total": total, "fusion": fusion, "heads": heads, "otm": otm, **extra}
 
 
 def step_loss_unaligned(
@@ -340,8 +356,9 @@ def train_supervised(
         Weights of the best validation epoch, on ``config.device``, in eval mode.
     history : dict of lists
         Per-epoch mean ``total``, ``fusion``, ``heads``, ``otm`` losses, ``val`` score and
-        ``seconds``; ``best_epoch`` as a one-element list; unaligned classification with OTM
-        also ``cross_class`` (:func:`cross_class_share`, the epoch's mean).
+        ``seconds``; ``best_epoch`` as a one-element list; classification with OTM also
+        ``cross_class`` (:func:`cross_class_share`, the epoch's mean; aligned: only with the
+        mixed term) and, aligned, ``own_row`` (:func:`own_row_share`).
 
     Raises
     ------
@@ -408,8 +425,9 @@ def train_supervised(
                 optimizer.zero_grad()
                 losses["total"].backward()
                 optimizer.step()
-                if "cross_class" in losses:
-                    sums["cross_class"] = sums.get("cross_class", 0.0) + float(losses["cross_class"]) / steps
+                for key in ("cross_class", "own_row"):  # diagnostics of the plans, when the step has them
+                    if key in losses:
+                        sums[key] = sums.get(key, 0.0) + float(losses[key]) / steps
                 for key in ("total", "fusion", "heads", "otm"):
                     sums[key] += float(losses[key].detach()) / steps
             if not math.isfinite(sums["total"]):
