@@ -122,7 +122,9 @@ def markdown(result: dict) -> str:
         + " | read-out used | s per seed |",
         "|---|---|---|" + "---|" * len(a["per_view"]) + "---|---|",
     ]
-    for name, arm in (("in-process (`otmix cluster`)", a), (f"federated (`otmix fed {result['mode']}`)", b)):
+    command = {"simulation": "otmix fed simulate", "protocol": "run_protocol, no Flower",
+               "deployment": "loopback deployment"}[result["mode"]]
+    for name, arm in (("in-process (`otmix cluster`)", a), (f"federated (`{command}`)", b)):
         used = arm["readout_used"] or []
         lines.append(f"| {name} | {cell(arm['pooled']['acc'])} | {cell(arm['pooled']['nmi'])} | "
                      + " | ".join(cell(v["nmi"]) for v in arm["per_view"])
@@ -138,6 +140,9 @@ def markdown(result: dict) -> str:
         f"- weak view (view {t['weak_view']}) NMI federated {t['weak_view_nmi_federated']:.3f}, target ≥ "
         f"{t['weak_view_nmi_target']}: **{'met' if t['weak_view_target_met'] else 'missed'}**",
         f"- seconds per round ({result['mode']}): {spr['mean']:.2f} ± {spr['std']:.2f}",
+        "- pooled ACC per seed, in-process / federated: " + ", ".join(
+            f"{x['seed']}: {x['acc']:.3f} / {y['acc']:.3f}" for x, y in zip(a["per_seed"], b["per_seed"])),
+        "- view 1 NMI per seed, in-process: " + ", ".join(f"{x['view_nmi'][1]:.3f}" for x in a["per_seed"]),
     ]
     return "\n".join(lines) + "\n"
 
