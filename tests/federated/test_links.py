@@ -398,3 +398,18 @@ def test_a_stopped_linked_run_resumes_and_a_run_of_other_links_is_refused(flower
         with pytest.raises(RuntimeError):  # the agents' link files hold 24 entities, not 23
             run_server(grid(), other)
     assert any("the link files do not belong to this run" in r.getMessage() for r in caplog.records)
+
+
+def test_without_links_the_fused_read_out_is_framed_by_the_pseudo_links_as_in_process():
+    from otmix.estimators import OTMClustering, _encode
+
+    Xs, _ = make_blob_views()  # an alignable pair: pseudo-links
+    params = dict(n_clusters=3, latent_dim=3, batch_size=32, encoder="linear", readout="fused", random_state=4)
+    est = OTMClustering(epochs=1, **params).fit(Xs)
+    assert est.training_["links"] == "pseudo"
+    codes = [_encode(est.model_, X, m) for m, X in enumerate(Xs)]
+    read = federated_readout(codes, FedConfig(**params))
+    assert read.alignability == est.alignability_ and "matched" not in read.labels_by_readout
+    for name in ("fused", "gw"):
+        for ours, theirs in zip(read.labels_by_readout[name], est.labels_by_readout_[name]):
+            np.testing.assert_array_equal(ours, theirs, err_msg=name)

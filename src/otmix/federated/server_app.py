@@ -512,8 +512,9 @@ def run_server(grid: Grid, settings: ServerSettings, on_round: Callable[[dict], 
         return reply.content.array_records["labels"]["labels"].numpy()
 
     sub_table = None if table is None or pseudo else table[:, [column_of[m.modality] for m, _ in final]]
-    start_analysis = before if not mixing and len(final) == len(by_modality) else None
-    read = federated_readout([Z for _, Z in final], config, sub_table, cluster_on_agent, analysis=start_analysis)
+    # without mixing the codes are the start's: its analysis is the read-out's, as in-process (all agents there)
+    at_start = before if not mixing and len(final) == len(by_modality) else None
+    read = federated_readout([Z for _, Z in final], config, sub_table, cluster_on_agent, analysis=at_start)
     LOG.info("read-out took %.1f s; sending the cluster centres to the agents", time.perf_counter() - t_readout)
     reached = rounds.push([rounds.message(m.node, "evaluate.assign", arrays={
         "centers": {"centers": read.centers},

@@ -564,7 +564,9 @@ def federated_readout(
     most linked view and the fused read-outs (seed + 7919). On the agents (their features):
     :func:`otmix.readout.cluster_with_evidence`, through ``cluster_on_agent(i, blocks)``,
     which returns the labels of agent ``i`` (its index in ``codes``). With readout
-    ``fused``/``kmeans``/``gw`` only the fused read-outs run (no agent exchange).
+    ``fused``/``kmeans``/``gw`` the matched read-out is not run (no agent exchange); the
+    analysis still is without links for linear agents, whose pseudo-links frame the fused
+    read-out as in-process.
 
     Parameters
     ----------
@@ -588,14 +590,15 @@ def federated_readout(
     C, seed = int(config.n_clusters), int(config.random_state)
     table = None if links is None or len(links) == 0 else linked_rows(np.asarray(links, dtype=np.int64))
     by_readout: dict[str, list[np.ndarray]] = {}
-    analysis, weights = None, None
-    effective = table
-    if config.readout in ("auto", "matched"):
+    weights = None
+    matched = config.readout in ("auto", "matched")
+    # the analysis decides the matched read-out, and without links its pseudo-links frame the fused one
+    if analysis is None and (matched or (table is None and pseudo_start(config, False))):
+        analysis = analyse_views(Zs, C, links=table, restarts=int(config.align_restarts), random_state=seed + 202)
+    effective = table if analysis is None else analysis.effective_links()
+    if matched:
         if cluster_on_agent is None:
             raise ValueError(f"the {config.readout!r} read-out needs the agents (cluster_on_agent)")
-        if analysis is None:
-            analysis = analyse_views(Zs, C, links=table, restarts=int(config.align_restarts),
-                                     random_state=seed + 202)
         rng = np.random.default_rng(seed + 303)
         order = stability_order(analysis.stability)
         labels: list[np.ndarray | None] = [None] * len(Zs)
@@ -610,7 +613,6 @@ def federated_readout(
                 raise ValueError(f"agent {m} returned {labels[m].shape} labels for its {Zs[m].shape[0]} rows")
         by_readout["matched"] = [np.asarray(lab, dtype=np.int64)
                                  for lab in consensus_ids(labels, order, evidence, analysis, C)]
-        effective = analysis.effective_links()
     frames = _frames_onto_reference(Zs, effective)
     fused = fuse_and_cluster(
         [_in_frame(Z, f) for Z, f in zip(Zs, frames)], C,
