@@ -39,6 +39,7 @@ from ..params import check_bool, check_choice, check_int, check_n_jobs, check_re
 from .batch_plans import batch_plans
 from .device import resolve_device
 from .index_stream import IndexStream
+from .threads import torch_threads
 
 MIX_MODES = ("binary", "weighted")
 STRUCTURES = ("euclidean", "sqeuclidean")
@@ -277,7 +278,8 @@ def train_clustering(
             with torch.device("cpu"):  # CPU weights from the CPU generator: one seed, one init, any device
                 model = MWAE([X.shape[1] for X in Xs], config.latent_dim, config.hidden_dim, encoder=config.encoder)
                 model.init_from_data([torch.as_tensor(np.asarray(X), dtype=torch.float32, device="cpu") for X in Xs])
-        return _fit(model.to(device), Xs, config, rng, progress, device, on_step, links, mixing)
+        with torch_threads(config.n_jobs):  # one torch thread by default: see otmix.train.threads
+            return _fit(model.to(device), Xs, config, rng, progress, device, on_step, links, mixing)
 
 
 def _fit(
