@@ -175,7 +175,8 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     align_restarts : int
         Pure-GW restarts of the alignability score without links.
     n_jobs : int or None
-        Threads for the per-view FGW problems (-1: one per view).
+        Threads for the per-view FGW problems (-1: one per view) and for torch while fitting
+        (1, the default: at training sizes more torch threads are slower; see otmix.train.threads).
     device : str or torch.device
         Where the network trains: ``"cpu"`` (default), ``"auto"`` or any torch device string.
         The OT solvers always run on the CPU.
