@@ -373,17 +373,20 @@ class Agent:
         targets_t = torch.as_tensor(np.asarray(targets), dtype=torch.float32)
         grads_t = torch.as_tensor(np.asarray(grads), dtype=torch.float32)
         cfg = self.config if mixing else replace(self.config, w_otm=0.0, w_clu=0.0)
+        from ..train.threads import torch_threads
+
         self.model.train()
         sums: dict[str, float] = {}
-        for _ in range(int(local_epochs)):
-            sums = dict.fromkeys(("total", "rec", "otm", "clu_linear"), 0.0)
-            for s, rows in enumerate(self.pending):
-                losses = agent_losses(self.model, data[rows], targets_t[s], grads_t[s], cfg)
-                self.optimizer.zero_grad()
-                losses["total"].backward()
-                self.optimizer.step()
-                for key in sums:
-                    sums[key] += float(losses[key].detach()) / len(self.pending)
+        with torch_threads(1):  # as the in-process fit: more torch threads are slower at batch sizes
+            for _ in range(int(local_epochs)):
+                sums = dict.fromkeys(("total", "rec", "otm", "clu_linear"), 0.0)
+                for s, rows in enumerate(self.pending):
+                    losses = agent_losses(self.model, data[rows], targets_t[s], grads_t[s], cfg)
+                    self.optimizer.zero_grad()
+                    losses["total"].backward()
+                    self.optimizer.step()
+                    for key in sums:
+                        sums[key] += float(losses[key].detach()) / len(self.pending)
         if not math.isfinite(sums["total"]):
             raise FloatingPointError(f"agent {self.modality}: the local loss became {sums['total']}; lower lr")
         self.pending = None
