@@ -94,7 +94,9 @@ def tables(records: list[dict], datasets: list[str], fusions: list[str]) -> tupl
             continue
         mods = by[(ds, "modalities")]
         cols = [a for a in arm_names if any((ds, f, a) in by for f in present)]
-        lines += [f"### {ds}: test ACC (model chosen on each fold's validation split), mean ± std over folds", "",
+        n_folds = sorted({len(by[(ds, f, a)]["folds"]) for f in present for a in cols if (ds, f, a) in by})
+        lines += [f"### {ds}: test ACC (model chosen on each fold's validation split), mean ± std over "
+                  f"{'/'.join(map(str, n_folds))} folds", "",
                   "| fusion | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
         for f in present:
             lines.append(f"| {f} | " + " | ".join(pm(by[(ds, f, a)]["folds"]) if (ds, f, a) in by else "–"
@@ -104,8 +106,8 @@ def tables(records: list[dict], datasets: list[str], fusions: list[str]) -> tupl
                   "unaligned_la − aligned_plain | unaligned_la − unaligned_nola | unaligned_la − unaligned_plain "
                   "| cross-class mass: unaligned_la / unaligned_nola / aligned_otm / aligned_la | aligned_la − aligned_plain "
                   "| aligned_la − aligned_heads |", "|---|---|---|---|---|---|---|---|---|"]
-        v = {"within_0.5": [], "mixer_share": [], "mixer_share_unaligned": [], "weak_aligned": [],
-             "weak_unaligned": []}
+        v = {"within_0.5": [], "mixer_share": [], "mixer_share_unaligned": [], "mixer_share_aligned_la": [],
+             "weak_aligned": [], "weak_unaligned": []}
         for f in present:
             def diff(a, b):
                 if (ds, f, a) not in by or (ds, f, b) not in by:
@@ -116,9 +118,11 @@ def tables(records: list[dict], datasets: list[str], fusions: list[str]) -> tupl
             for a, b, key in (("aligned_otm", "aligned_heads", "mixer_share"),
                               ("unaligned_la", "unaligned_la_heads", "mixer_share_unaligned"),
                               ("unaligned_la", "aligned_plain", "within_0.5"),
-                              ("unaligned_la", "unaligned_nola", None), ("unaligned_la", "unaligned_plain", None)):
+                              ("unaligned_la", "unaligned_nola", None), ("unaligned_la", "unaligned_plain", None),
+                              ("aligned_la", "aligned_heads", "mixer_share_aligned_la")):
                 d = diff(a, b)
-                cells.append("–" if d is None else f"{d.mean():+.4f} ± {d.std():.4f}")
+                if key != "mixer_share_aligned_la":  # its own column comes after the cross-class mass
+                    cells.append("–" if d is None else f"{d.mean():+.4f} ± {d.std():.4f}")
                 if d is None or key is None:
                     continue
                 if key == "within_0.5":
@@ -165,6 +169,9 @@ def tables(records: list[dict], datasets: list[str], fusions: list[str]) -> tupl
             "mixer share (aligned) > paired fold-std": sum(x[1] for x in v["mixer_share"]),
             "mixer share (aligned) > larger arm fold-std": sum(x[2] for x in v["mixer_share"]),
             "mixer share (unaligned) > paired fold-std": sum(x[1] for x in v["mixer_share_unaligned"]),
+            "mixer share (aligned, label-aware plans: aligned_la − aligned_heads) > paired fold-std":
+                sum(x[1] for x in v["mixer_share_aligned_la"]),
+            "mixer share (aligned, label-aware plans) > 0": sum(x[3] > 0 for x in v["mixer_share_aligned_la"]),
             f"{mods[weak]} alone better with OTM (aligned)": sum(x[1] for x in v["weak_aligned"]),
             f"{mods[weak]} alone better with OTM (unaligned, label-aware)": sum(x[1] for x in v["weak_unaligned"]),
         }
