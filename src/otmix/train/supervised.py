@@ -287,8 +287,8 @@ def step_loss(
         mixed = stochastic_mix(plans, Zs, mode=config.mix, random_state=rng)
         otm = sum(task_loss(config.task, model.heads(m, push_back(T, mixed)), yb) for m, T in enumerate(plans))
         if config.task == "classification":  # diagnostics: what the mixer pairs (no gradient)
-            extra["cross_class"] = torch.tensor(cross_class_share(plans, [yb] * len(plans), 0))
-            extra["own_row"] = torch.tensor(own_row_share(plans))
+            extra["cross_class"] = torch.tensor(cross_class_share(plans, [yb] * len(plans), 0), device=yb.device)
+            extra["own_row"] = torch.tensor(own_row_share(plans), device=yb.device)
     total = fusion + config.otm_weight * (heads + otm)  # Eq. 7: β·[L(h_m(Z̃_m)) + L(h_m(Z_m))]
     return {"total": total, "fusion": fusion, "heads": heads, "otm": otm, **extra}
 
@@ -324,7 +324,7 @@ def step_loss_unaligned(
             otm = sum(task_loss(config.task, model.heads(m, push_back(T, mixed)), y)
                       for m, (T, y) in enumerate(zip(plans, yb)))
         if config.task == "classification":
-            extra["cross_class"] = torch.tensor(cross_class_share(plans, yb, anchor))
+            extra["cross_class"] = torch.tensor(cross_class_share(plans, yb, anchor), device=yb[anchor].device)
     else:
         fusion = task_loss(config.task, model.fusion.fuse(Zs), yb[anchor]) + auxiliary
         otm = fusion * 0.0
