@@ -56,7 +56,7 @@ import torch
 from ..atomic import atomic_path
 from ..data.views import check_views
 from ..models.wae import MWAE
-from ..train.index_stream import IndexStream
+from ..train.index_stream import IndexStream, fill_batch
 
 if TYPE_CHECKING:
     from ..train.cluster import ClusterConfig
@@ -339,12 +339,7 @@ class Agent:
             free = np.setdiff1d(np.arange(data.shape[0]), np.asarray(link_rows))
             if self.stream is None or self.stream.n_rows != free.size:
                 self.stream = IndexStream(free.size, self.rng)
-            batches = []
-            for drawn in entities:
-                linked = batch_rows(link_rows, drawn)
-                rest = min(max(0, size - linked.size), free.size)
-                others = free[self.stream.take(rest)] if rest else np.zeros(0, np.int64)
-                batches.append(np.concatenate([linked, others]).astype(np.int64))
+            batches = [fill_batch(batch_rows(link_rows, drawn), free, self.stream, size) for drawn in entities]
             if len({b.size for b in batches}) > 1:
                 raise ValueError(f"agent {self.modality}'s batches would have {sorted({b.size for b in batches})} "
                                  "rows: too few unlinked rows to fill every batch; lower link_share")

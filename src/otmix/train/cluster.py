@@ -38,7 +38,7 @@ from ..ot import gw_cluster, gw_cluster_loss, push_back, stochastic_mix
 from ..params import check_bool, check_choice, check_int, check_n_jobs, check_real, check_seed
 from .batch_plans import batch_plans
 from .device import resolve_device
-from .index_stream import IndexStream
+from .index_stream import IndexStream, fill_batch
 from .threads import torch_threads
 
 MIX_MODES = ("binary", "weighted")
@@ -198,9 +198,7 @@ class BatchSampler:
             present = table[:, m] >= 0
             linked_rows = table[present, m]
             positions[present, m] = np.arange(linked_rows.size)
-            rest = max(0, size - linked_rows.size)
-            others = free[stream.take(min(rest, free.size))] if free.size else np.zeros(0, np.int64)
-            rows.append(np.concatenate([linked_rows, others]))
+            rows.append(fill_batch(linked_rows, free, stream, size))
         keep = (positions >= 0).sum(axis=1) >= 2
         return rows, positions[keep] if keep.any() else None
 
