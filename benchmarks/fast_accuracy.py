@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from align_probe import pca_codes  # the same PCA-32 codes as the alignment benchmark (this folder)
+
 from otmix.atomic import write_json_atomic
 from otmix.ot import fgw_barycenter
 from otmix.ot.quantized import sparse_fgw_objective
@@ -46,16 +48,6 @@ def rotation(rng: np.random.Generator, dim: int, angle: float) -> np.ndarray:
     S = rng.normal(size=(dim, dim))
     S = (S - S.T) / 2.0
     return expm(angle * S / np.linalg.norm(S, 2))
-
-
-def pca_codes(X: np.ndarray, dim: int = 32, seed: int = 0) -> np.ndarray:
-    from sklearn.decomposition import PCA
-
-    k = min(dim, X.shape[1], X.shape[0] - 1)
-    Z = PCA(k, random_state=seed).fit_transform(X)
-    Z -= Z.mean(axis=0)
-    Z /= np.sqrt(np.mean(np.sum(Z * Z, axis=1)))
-    return np.hstack([Z, np.zeros((Z.shape[0], dim - k))]) if k < dim else Z
 
 
 def instance(kind: str, n: int, seed: int, link_fraction: float):
