@@ -108,3 +108,27 @@ def flower_task():
     TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 0, 1
     yield
     TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = saved
+
+
+def assert_agent_gradients_equal(model, batches, mixed, config, encoder="mlp"):
+    """Every agent's local gradient (one-view MWAE with the in-process view's weights, against the
+    server's targets and gradients ``mixed``) equals the in-process ``model``'s (its grads already
+    computed by a backward pass of the in-process step)."""
+    import copy
+
+    import torch
+
+    from otmix.federated.task import agent_losses
+    from otmix.models.wae import MWAE
+
+    for m, B in enumerate(batches):
+        agent_model = MWAE([B.shape[1]], config.latent_dim, config.hidden_dim, encoder=encoder)
+        agent_model.views[0].load_state_dict(copy.deepcopy(model.views[m].state_dict()))
+        agent_model.train()
+        local = agent_losses(agent_model, B, torch.as_tensor(mixed.targets[m][0]),
+                             torch.as_tensor(mixed.grads[m][0]), config)
+        agent_model.zero_grad()
+        local["total"].backward()
+        for (name, p_in), p_agent in zip(model.views[m].named_parameters(), agent_model.views[0].parameters()):
+            np.testing.assert_allclose(p_agent.grad.numpy(), p_in.grad.numpy(), rtol=1e-4, atol=1e-6,
+                                       err_msg=f"view {m} {name}")

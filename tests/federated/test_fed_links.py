@@ -1,13 +1,12 @@
 """Links through the federated protocol: the agent's column, the server's entity ids, batches, the linked step
 and the read-out, each against the in-process oracle (BatchSampler, step_losses, OTMClustering.fit)."""
 
-import copy
 import json
 
 import numpy as np
 import pytest
 import torch
-from conftest import aligned_blobs, make_blob_views
+from conftest import aligned_blobs, assert_agent_gradients_equal, make_blob_views
 
 from otmix.data.links import link_seed, simulate_links
 from otmix.data.unalign import unalign
@@ -19,7 +18,7 @@ from otmix.federated.links import (
     link_table,
     read_agent_links,
 )
-from otmix.federated.task import Agent, FedConfig, agent_losses, federated_readout, run_protocol, server_mix
+from otmix.federated.task import Agent, FedConfig, federated_readout, run_protocol, server_mix
 from otmix.metrics import clustering_scores
 from otmix.models.wae import MWAE
 from otmix.train.cluster import BatchSampler, ClusterConfig, step_losses
@@ -143,17 +142,7 @@ def test_one_federated_linked_step_has_the_in_process_gradient():
     mixed = server_mix(codes, config, np.random.default_rng(7), links=[batch_links])
     unlinked = server_mix(codes, config, np.random.default_rng(7))
     assert not np.allclose(mixed.targets[0], unlinked.targets[0])  # the links change the step
-    for m, B in enumerate(batches):
-        agent_model = MWAE([B.shape[1]], config.latent_dim, config.hidden_dim, encoder="linear")
-        agent_model.views[0].load_state_dict(copy.deepcopy(model.views[m].state_dict()))
-        agent_model.train()
-        local = agent_losses(agent_model, B, torch.as_tensor(mixed.targets[m][0]),
-                             torch.as_tensor(mixed.grads[m][0]), config)
-        agent_model.zero_grad()
-        local["total"].backward()
-        for (name, p_in), p_agent in zip(model.views[m].named_parameters(), agent_model.views[0].parameters()):
-            np.testing.assert_allclose(p_agent.grad.numpy(), p_in.grad.numpy(), rtol=1e-4, atol=1e-6,
-                                       err_msg=f"view {m} {name}")
+    assert_agent_gradients_equal(model, batches, mixed, config, encoder="linear")
 
 
 def test_an_agent_starts_at_the_in_process_pca_start():

@@ -1,16 +1,14 @@
 """The federated protocol without Flower: agent and server work, their equivalence with the in-process step."""
 
-import copy
 
 import numpy as np
 import pytest
 import torch
-from conftest import make_blob_views
+from conftest import assert_agent_gradients_equal, make_blob_views
 
 from otmix.federated.task import (
     Agent,
     FedConfig,
-    agent_losses,
     load_view,
     run_protocol,
     save_view,
@@ -134,17 +132,7 @@ def test_one_federated_step_has_the_in_process_gradient(blob_views):
     with torch.no_grad():
         codes = [model.encode(m, B).numpy()[None] for m, B in enumerate(batches)]
     mixed = server_mix(codes, config, np.random.default_rng(7))
-    for m, B in enumerate(batches):
-        agent_model = MWAE([B.shape[1]], config.latent_dim, config.hidden_dim)
-        agent_model.views[0].load_state_dict(copy.deepcopy(model.views[m].state_dict()))
-        agent_model.train()
-        local = agent_losses(agent_model, B, torch.as_tensor(mixed.targets[m][0]),
-                             torch.as_tensor(mixed.grads[m][0]), config)
-        agent_model.zero_grad()
-        local["total"].backward()
-        for (name, p_in), p_agent in zip(model.views[m].named_parameters(), agent_model.views[0].parameters()):
-            np.testing.assert_allclose(p_agent.grad.numpy(), p_in.grad.numpy(), rtol=1e-4, atol=1e-6,
-                                       err_msg=f"view {m} {name}")
+    assert_agent_gradients_equal(model, batches, mixed, config)
 
 
 def test_run_protocol_clusters_separated_blobs_and_counts_bytes():
