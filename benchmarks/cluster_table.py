@@ -58,8 +58,8 @@ def run_one(job: tuple[str, bool, str, int, dict]) -> dict:
 
     torch.set_num_threads(1)
     threadpool_limits(1)  # one BLAS/OpenMP thread per worker: the workers are the parallelism
-    from otmix.cluster_job import dataset_config, run_seed, score_views
     from otmix.data import load_dataset, unalign
+    from otmix.jobs.cluster import dataset_config, run_seed, score_views
     from otmix.metrics import clustering_scores
 
     name, aligned, method, seed, overrides = job

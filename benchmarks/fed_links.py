@@ -3,9 +3,9 @@
 For every seed both arms see the same permuted views and the same simulated links
 (:func:`otmix.data.simulate_links` with :func:`otmix.data.link_seed`, ``--links`` of the CLI):
 
-* ``in-process``: ``otmix cluster --dataset D --links F`` (:func:`otmix.cluster_job.run_clustering`,
+* ``in-process``: ``otmix cluster --dataset D --links F`` (:func:`otmix.jobs.cluster.run_clustering`,
   the data set's config: 10 epochs, early stopping on the training loss);
-* ``federated``: ``otmix fed simulate --dataset D --links F`` (:func:`otmix.fed_job.run_federated` over
+* ``federated``: ``otmix fed simulate --dataset D --links F`` (:func:`otmix.jobs.federated.run_federated` over
   Flower's simulation runtime, ``--rounds`` × ``--local-epochs``: the CLI's 20 × 3 by default), or,
   with ``--mode protocol``, the same protocol without Flower (:func:`otmix.federated.task.run_protocol`), or,
   with ``--mode deployment``, a loopback deployment (SuperLink and one SuperNode per agent as processes on
@@ -25,12 +25,12 @@ import sys
 import time
 from pathlib import Path
 
-from otmix.cluster_job import run_clustering
 from otmix.data import load_dataset
-from otmix.fed_job import run_federated
 from otmix.federated.server_app import ServerSettings
 from otmix.federated.simulation import simulate
 from otmix.federated.task import run_protocol
+from otmix.jobs.cluster import run_clustering
+from otmix.jobs.federated import run_federated
 
 NMI_TARGET_WEAK = 0.45  # issue 16: the weak view (view 1 of digits2) with 10 % links
 TOLERANCE = 0.02  # issue 16: federated within 0.02 of in-process, per view NMI and pooled ACC

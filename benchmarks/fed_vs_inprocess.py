@@ -25,15 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from otmix.cluster_job import METRICS, dataset_config, score_views
 from otmix.data import load_dataset
 from otmix.data.unalign import unalign
 from otmix.estimators import OTMClustering
-from otmix.fed_job import run_federated
 from otmix.federated.deploy import run_loopback
 from otmix.federated.server_app import ServerSettings
 from otmix.federated.simulation import simulate
 from otmix.federated.task import run_protocol
+from otmix.jobs.cluster import METRICS, dataset_config, score_views
+from otmix.jobs.federated import run_federated
 from otmix.metrics import mean_std
 
 

@@ -3,7 +3,7 @@
     python benchmarks/supervised_label_aware.py --datasets avmnist-hard avmnist --folds 5 --jobs 2 \
         --out benchmarks/supervised_label_aware
 
-Arms (every fusion, the job's folds and seeds, :func:`otmix.supervised_job.run_supervised`):
+Arms (every fusion, the job's folds and seeds, :func:`otmix.jobs.supervised.run_supervised`):
 
 * ``aligned_plain``   aligned rows, β = 0 (the plain fusion model);
 * ``aligned_otm``     aligned rows, β = 1, full OTM (heads on Z_m and on the mixed codes);
@@ -57,7 +57,7 @@ def run_one(job: tuple[str, str, str, int, int, int | None]) -> dict:
     torch.set_num_threads(1)
     threadpool_limits(1)
     from otmix.data.supervised import load_supervised
-    from otmix.supervised_job import run_supervised
+    from otmix.jobs.supervised import run_supervised
 
     dataset, fusion, group, folds, seed, epochs = job
     overrides, arms, names = GROUPS[group]

@@ -30,7 +30,7 @@ def run_one(job: tuple[str, str, float, int, int, int | None, bool, bool]) -> di
     torch.set_num_threads(1)
     threadpool_limits(1)
     from otmix.data.supervised import load_supervised
-    from otmix.supervised_job import run_supervised
+    from otmix.jobs.supervised import run_supervised
 
     dataset, fusion, beta, folds, seed, epochs, unaligned, no_mix_term = job
     data = load_supervised(dataset, random_state=seed)

@@ -7,11 +7,11 @@ import pytest
 from scipy.stats import rankdata
 from typer.testing import CliRunner
 
-import otmix.bench_clustering as bench
 import otmix.data
-from otmix.bench_clustering import PAPER_TABLE2, cell_key, markdown, plan_cells, run_benchmark
+import otmix.jobs.benchmark as bench
 from otmix.cli import app
 from otmix.data import Dataset
+from otmix.jobs.benchmark import PAPER_TABLE2, cell_key, markdown, plan_cells, run_benchmark
 
 FAST = ["kmeans-concat", "kmeans-per-view"]
 
@@ -92,7 +92,7 @@ def test_a_cell_run_with_other_parameters_is_run_again(tmp_path, monkeypatch):
 
 
 def test_a_failing_cell_names_itself_and_keeps_finished_cells(tmp_path, monkeypatch):
-    import otmix.bench_clustering as bench
+    import otmix.jobs.benchmark as bench
 
     def broken(n_clusters, seed, params):
         raise FloatingPointError("loss became nan")

@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
-from otmix.bench_clustering import markdown
-from otmix.cli import SUPERVISED_EPOCHS, app
-from otmix.cli_common import scores_table
+from otmix.cli import app
+from otmix.cli._common import scores_table
+from otmix.cli.supervised import SUPERVISED_EPOCHS
 from otmix.configs import clustering_config
+from otmix.jobs.benchmark import markdown
 from otmix.report.document import ReportInputs, markdown_report
 
 

@@ -14,8 +14,8 @@ from conftest import write_blob_file
 from scipy.stats import rankdata
 from typer.testing import CliRunner
 
-import otmix.cluster_job
 import otmix.estimators
+import otmix.jobs.cluster
 from otmix.cli import app
 
 runner = CliRunner()
@@ -119,7 +119,7 @@ def test_without_links_user_data_has_no_twin_rate_and_named_data_has_one(tmp_pat
     assert payload["links"] is None and entity_otm.fits[0]["links"] is None
     assert payload["alignment"]["class_mass"] == [{"mean": 1.0, "std": 0.0}]
     assert payload["alignment"]["twin_rate"] is None  # user data: nobody said its rows match
-    monkeypatch.setattr(otmix.cluster_job, "reference_labels", lambda Xs, k, seed: [np.zeros(len(X)) for X in Xs])
+    monkeypatch.setattr(otmix.jobs.cluster, "reference_labels", lambda Xs, k, seed: [np.zeros(len(X)) for X in Xs])
     payload, _ = _run(["--dataset", "digits2", "--seeds", "1"], tmp_path)
     assert payload["alignment"]["twin_rate"] is not None  # a named data set is aligned as loaded
 
@@ -218,11 +218,11 @@ def test_cluster_with_simulated_links_on_digits2_end_to_end(tmp_path):
     assert payload["readout_used"][0] in payload["metrics_by_readout"]
 
 
-# ---------------------------------------------------------------- scoring a plan (otmix.cluster_job)
+# ---------------------------------------------------------------- scoring a plan (otmix.jobs.cluster)
 
 
 def test_class_mass_and_twin_rate_of_a_known_plan_over_the_unlinked_rows():
-    from otmix.cluster_job import alignment_scores, pair_alignment
+    from otmix.jobs.cluster import alignment_scores, pair_alignment
 
     ys = [np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), np.array([0, 1, 1, 0])]
     perms = [np.array([2, 0, 3, 1]), np.arange(4), np.arange(4)]  # row i of view 0 holds entity perms[0][i]
@@ -249,8 +249,8 @@ def test_class_mass_and_twin_rate_of_a_known_plan_over_the_unlinked_rows():
 def test_docstring_examples_of_the_job_and_the_tables_run():
     import doctest
 
-    import otmix.cli_common
+    import otmix.cli._common
 
-    for module in (otmix.cluster_job, otmix.cli_common):
+    for module in (otmix.jobs.cluster, otmix.cli._common):
         failures, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert tried > 0 and failures == 0

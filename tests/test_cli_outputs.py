@@ -19,7 +19,7 @@ import pytest
 from conftest import make_blob_views
 from typer.testing import CliRunner
 
-import otmix.cli
+import otmix.cli.cluster
 from otmix.cli import app
 
 runner = CliRunner()
@@ -169,7 +169,7 @@ def test_no_output_is_written_when_writing_one_of_them_fails(tmp_path, monkeypat
             raise OSError(28, "No space left on device")
         return write
 
-    monkeypatch.setattr(otmix.cli, "json_writer", broken_json)
+    monkeypatch.setattr(otmix.cli.cluster, "json_writer", broken_json)
     plot, out = tmp_path / "tsne.png", tmp_path / "out.json"
     result = runner.invoke(app, ["cluster", "--data", str(tmp_path / "views.npz"), "--seeds", "1", "--epochs", "2",
                                  "--quiet", "--plot", str(plot), "--json", str(out)])

@@ -10,8 +10,8 @@ import pytest
 from conftest import make_blob_views
 from typer.testing import CliRunner
 
-from otmix.bench_clustering import run_benchmark
 from otmix.cli import app
+from otmix.jobs.benchmark import run_benchmark
 from otmix.report.document import collect, html_report, markdown_report
 
 runner = CliRunner()

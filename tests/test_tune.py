@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import make_blob_views
 
-from otmix.cluster_job import dataset_config
-from otmix.tune import SEARCH_SPACE, TuneResult, _redact, load_config, save_best_config, tune_clustering
+from otmix.jobs.cluster import dataset_config
+from otmix.jobs.tune import SEARCH_SPACE, TuneResult, _redact, load_config, save_best_config, tune_clustering
 
 optuna = pytest.importorskip("optuna")
 

@@ -1,3 +1,5 @@
+"""``python -m otmix``: the otmix command line."""
+
 from otmix.cli import app
 
 app()

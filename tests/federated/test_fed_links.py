@@ -329,8 +329,8 @@ def test_the_data_set_config_reaches_the_agents_as_in_process():
     """encoder, latent width, link share and read-out come from configs/clustering.json, as `otmix cluster` uses."""
     from types import SimpleNamespace
 
-    from otmix.cluster_job import dataset_config
-    from otmix.fed_job import fed_config
+    from otmix.jobs.cluster import dataset_config
+    from otmix.jobs.federated import fed_config
 
     config = fed_config(SimpleNamespace(name="digits2"), 10, 3, {"link_share": 0.25})
     expected = dataset_config("digits2")

@@ -154,7 +154,7 @@ def test_a_modality_without_labels_is_refused_in_one_line():
 
 def test_the_job_refuses_label_aware_regression_before_training(tmp_path):
     from otmix.data.supervised import load_supervised
-    from otmix.supervised_job import run_supervised
+    from otmix.jobs.supervised import run_supervised
 
     try:
         data = load_supervised("diabetes2", random_state=0)

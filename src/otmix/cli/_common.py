@@ -1,12 +1,14 @@
-"""What every otmix command shares: the consoles, one-line failures, output files proven first and written together.
+"""What every otmix command shares: consoles, one-line failures, link options, output checks and score tables.
 
-The command modules (``cli``, ``cli_bench``, ``cli_report``, ``cli_tune``) import from here, so
-none of them imports another; ``otmix.cli`` re-exports these names for older importers.
+Outputs are proven writable before any work and written together at the end.
+
+The command modules of :mod:`otmix.cli` import from here, so none of them imports another or the app.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -14,11 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .atomic import write_json_atomic
+from ..atomic import write_json_atomic
 
-__all__ = ["DEVICE_HELP", "NOT_WRITTEN", "PLOT_SUFFIXES", "alignment_table", "check_device", "check_outputs", "console",
-           "err_console", "fail", "figure_writer", "json_writer", "links_note", "one_line", "scores_table",
-           "write_json_atomic", "write_outputs"]
+__all__ = ["DEVICE_HELP", "NOT_WRITTEN", "PLOT_SUFFIXES", "alignment_table", "check_device", "check_link_options",
+           "check_outputs", "console", "err_console", "fail", "figure_writer", "json_writer", "links_note",
+           "links_spec", "one_line", "scores_table", "write_json_atomic", "write_outputs"]
 
 # Piped output (logs, CI) gets 120 columns instead of rich's 80, so the score tables do not wrap.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -46,7 +48,7 @@ def check_outputs(json_out: Path | None, plot: Path | None = None, plot_flag: st
     (:func:`otmix.outputs.prove_outputs`). Returns the folders created, for
     :func:`otmix.outputs.removed_on_failure`.
     """
-    from .outputs import UnwritableOutput, prove_outputs
+    from ..outputs import UnwritableOutput, prove_outputs
 
     if plot is not None and plot.suffix.lower() not in PLOT_SUFFIXES:
         fail(f"{plot_flag} must end in one of {', '.join(PLOT_SUFFIXES)}, got {plot.name}")
@@ -75,7 +77,7 @@ def figure_writer(fig, dpi: int):
 
 def write_outputs(writers: dict) -> None:
     """Write all outputs together (renamed into place only when every one is written) and say so."""
-    from .outputs import write_together
+    from ..outputs import write_together
 
     if not writers:
         return
@@ -95,9 +97,53 @@ def one_line(exc: BaseException) -> str:
 def check_device(device: str | None) -> None:
     """Raise the trainers' one-line ValueError for an unknown or unavailable --device, before any work."""
     if device is not None:
-        from .train.device import resolve_device
+        from ..train.device import resolve_device
 
         resolve_device(device)
+
+
+def check_link_options(links: float | None, link_file: Path | None, unaligned: bool | None) -> bool:
+    """Check ``--links``, ``--link-file`` and ``--unaligned/--aligned`` together (before any work); return ``aligned``.
+
+    ``--links`` simulates links on views it permutes, so it refuses ``--aligned``; a link file names
+    rows of the data as given, so with ``--link-file`` the rows are kept as loaded and ``--unaligned``
+    is refused.
+    """
+    if links is not None and link_file is not None:
+        fail("give at most one of --links FRACTION (simulated links) and --link-file FILE (your links)")
+    if links is not None:
+        if not (math.isfinite(links) and 0.0 <= links < 1.0):
+            fail(f"--links must be a fraction in [0, 1), got {links:g}")
+        if unaligned is False:
+            fail("--links simulates links on views it permutes; it cannot be combined with --aligned")
+    if link_file is not None:
+        if unaligned is True:
+            fail("--link-file names rows of the data as given, so the rows are never permuted; drop --unaligned")
+        return True
+    return unaligned is False
+
+
+def links_spec(ds, links: float | None, link_file: Path | None):
+    """The links of a run (a fraction, a table read from ``link_file``, or None), checked against the data.
+
+    Raises the one-line ``ValueError`` of a bad link file, or of ``--links`` on views of different sizes.
+    """
+    if link_file is not None:
+        from ..data import read_link_file
+
+        table = read_link_file(link_file, ds.n_samples)
+        console.print(f"links: {len(table)} entities from {link_file}; the rows are used as given (not permuted)",
+                      soft_wrap=True, markup=False, highlight=False)
+        return table
+    if links is not None:
+        if len(set(ds.n_samples)) > 1:
+            raise ValueError(f"--links simulates links on an aligned data set (every view the same rows); "
+                             f"{ds.name} has views of {ds.n_samples} rows (give your links with --link-file)")
+        n = int(round(links * ds.n_samples[0]))
+        console.print(f"links: {links:g} of the entities ({n} per seed, drawn from the seed) stay linked after "
+                      "every view is permuted")
+        return float(links)
+    return None
 
 
 def links_note(links: dict | None) -> str:
@@ -118,7 +164,7 @@ def links_note(links: dict | None) -> str:
 def scores_table(payload: dict) -> Table:
     """The clustering scores of a payload (``otmix cluster``, ``otmix fed simulate``): one value per cell for one
     seed, mean ± std for several; the reference (K-means on each view alone) under its view when present."""
-    from .formatting import mean_std_text, spread_note
+    from ..formatting import mean_std_text, spread_note
 
     n = len(payload["seeds"])
     rows_as = "aligned" if payload["aligned"] else "unaligned"
@@ -148,7 +194,7 @@ def alignment_table(payload: dict) -> Table | None:
 
     None when the payload has neither block.
     """
-    from .formatting import mean_std_text
+    from ..formatting import mean_std_text
 
     alignability = payload.get("alignability") or []
     alignment = payload.get("alignment") or {}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .cli_common import NOT_WRITTEN, check_outputs, console, fail, one_line, write_outputs
+from ._common import NOT_WRITTEN, check_outputs, console, fail, one_line, write_outputs
 
 bench_app = typer.Typer(help="Benchmarks: every method on the same data, protocol and metrics.",
                         no_args_is_help=True)
@@ -59,7 +59,7 @@ def clustering(
                                            show_default="the fixed configs"),
 ) -> None:
     """Run every method × data set × setting (× link fraction) × seed (resumable); print one table per setting."""
-    from .outputs import removed_on_failure
+    from ..outputs import removed_on_failure
 
     fractions = None if links is None else _fractions(links)
     if fractions is not None and aligned not in (None, "unaligned"):
@@ -79,7 +79,7 @@ def _run(datasets, aligned, seeds, methods, json_out, markdown_out, jobs, config
     """The benchmark itself, once its outputs are proven writable."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .bench_clustering import DEFAULT_METHODS, LINKED_METHODS, SETTINGS, markdown, plan_cells, run_benchmark
+    from ..jobs.benchmark import DEFAULT_METHODS, LINKED_METHODS, SETTINGS, markdown, plan_cells, run_benchmark
 
     settings = list(SETTINGS) if aligned == "both" else [aligned]
     default = LINKED_METHODS if fractions is not None else DEFAULT_METHODS

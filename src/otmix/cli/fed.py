@@ -10,9 +10,18 @@ from typing import Any
 
 import typer
 
-from .atomic import UnwritableOutput, check_writable
-from .cli import _scores_table, console, fail, write_json_atomic
-from .federated.processes import Interrupted, SignalsRaise
+from ..atomic import UnwritableOutput, check_writable
+from ..federated.processes import Interrupted, SignalsRaise
+from ._common import (
+    alignment_table,
+    check_link_options,
+    console,
+    fail,
+    links_spec,
+    one_line,
+    scores_table,
+    write_json_atomic,
+)
 
 fed_app = typer.Typer(
     help="Federated OTM on Flower: one agent per modality, a server that sees only latent codes.",
@@ -21,11 +30,6 @@ fed_app = typer.Typer(
 
 ERRORS = (ValueError, FileNotFoundError, FloatingPointError, RuntimeError, TimeoutError, OSError)
 FL_MODULES = ("flwr", "ray", "cryptography")  # what the `fl` extra brings
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def needs_fl(*modules: str) -> Callable:
@@ -78,7 +82,7 @@ def _writable(*paths: Path | None, appended: tuple[Path | None, ...] = ()) -> No
 
 
 def _load(dataset: str | None, data: Path | None, preprocess: str | None):
-    from .data import load_dataset, load_path
+    from ..data import load_dataset, load_path
 
     return load_dataset(dataset, preprocessing=preprocess) if dataset else load_path(data, preprocess or "zscore")
 
@@ -89,10 +93,8 @@ def _value(block: dict[str, float], n: int, digits: int = 2) -> str:
 
 
 def _report(payload: dict, json_out: Path | None) -> None:
-    from .cli_common import alignment_table
-
     if payload["metrics"]:
-        console.print(_scores_table(payload))
+        console.print(scores_table(payload))
     table = alignment_table(payload)
     if table is not None:
         console.print(table)
@@ -187,21 +189,19 @@ def simulate(
     quiet: bool = typer.Option(False, help="No progress bar and no per-round server log."),
 ) -> None:
     """Flower simulation, one virtual SuperNode per modality; prints and saves scores like `otmix cluster`."""
-    from .cli import _check_link_options, _links_spec
-
     if (dataset is None) == (data is None):
         fail("give exactly one of --dataset NAME or --data PATH")
-    aligned = _check_link_options(links, link_file, unaligned)
+    aligned = check_link_options(links, link_file, unaligned)
     _writable(json_out, checkpoint, None if state_dir is None else state_dir / "agent-0.pt", appended=(audit,))
     try:
         ds = _load(dataset, data, preprocess)
         console.print(f"{ds.name}: {ds.n_views} agents (one per view), rows {ds.n_samples}, features "
                       f"{[X.shape[1] for X in ds.Xs]}; Flower simulation, {seeds} seed{'s' if seeds > 1 else ''}")
-        spec = _links_spec(ds, links, link_file)
+        spec = links_spec(ds, links, link_file)
         payload = _simulate_with_bar(ds, seeds, rounds, local_epochs, clusters, not aligned, audit, checkpoint,
                                      state_dir, quiet, spec, rows_match=dataset is not None or links is not None)
     except ERRORS as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
     if link_file is not None:
         payload["links"]["file"] = str(link_file)
     _report(payload, json_out)
@@ -215,9 +215,9 @@ def _simulate_with_bar(ds, seeds: int, rounds: int, local_epochs: int, clusters:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .fed_job import run_federated
-    from .federated.server_app import ServerSettings
-    from .federated.simulation import simulate as run_simulation
+    from ..jobs.federated import run_federated
+    from ..federated.server_app import ServerSettings
+    from ..federated.simulation import simulate as run_simulation
 
     bar = None if quiet else Progress(TextColumn("rounds"), BarColumn(), MofNCompleteColumn(),
                                       TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
@@ -253,8 +253,8 @@ def _exec(cmd: list[str], home: Path | None = None) -> None:
     It runs in a session of its own: Ctrl-C, SIGTERM or SIGHUP sent to otmix stop it and
     every process it started (exit code 128 + the signal's number).
     """
-    from .federated.deploy import flower_env
-    from .federated.processes import Processes
+    from ..federated.deploy import flower_env
+    from ..federated.processes import Processes
 
     console.print("running: " + " ".join(cmd))
     try:
@@ -278,7 +278,7 @@ def superlink(
     database: Path | None = typer.Option(None, help="SQLite file for the SuperLink's state (default: memory)."),
 ) -> None:
     """Start the server side (a Flower SuperLink; the ServerApp runs in it when `otmix fed run` submits)."""
-    from .federated.deploy import superlink_command
+    from ..federated.deploy import superlink_command
 
     _writable(database)
     try:
@@ -286,7 +286,7 @@ def superlink(
             raise ValueError(f"an insecure SuperLink may only listen on 127.0.0.1, not {host}; give --certificates")
         cmd = superlink_command(port, host, certificates, auth, database)
     except ERRORS as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
     _exec(cmd)
 
 
@@ -307,9 +307,9 @@ def agent(
                                       "modality; its column is read) or its column alone (default: no links)."),
 ) -> None:
     """Start one agent (a Flower SuperNode) that holds one modality; its data never leaves this machine."""
-    from .federated.deploy import check_reachable, supernode_command
-    from .federated.links import read_agent_links
-    from .federated.task import load_view
+    from ..federated.deploy import check_reachable, supernode_command
+    from ..federated.links import read_agent_links
+    from ..federated.task import load_view
 
     _writable(None if state is None else state / f"agent-{modality}.pt")
     try:
@@ -318,7 +318,7 @@ def agent(
         cmd = supernode_command(modality, data, superlink_address, port, root_certificates, auth_key, state, links)
         check_reachable(superlink_address)
     except (*ERRORS, ConnectionError) as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
     linked = "" if rows is None else f", {int((rows >= 0).sum())} of {rows.size} linked entities from {links}"
     console.print(f"agent for modality {modality}: {X.shape[0]} rows × {X.shape[1]} features from {data}{linked}")
     _exec(cmd)
@@ -349,11 +349,11 @@ def run_app(
     """Submit a federated clustering run to a SuperLink whose agents are connected; wait for it to finish."""
     import tempfile
 
-    from .federated.deploy import check_reachable, flwr_run, run_config, write_app, write_connection
-    from .federated.task import FedConfig
+    from ..federated.deploy import check_reachable, flwr_run, run_config, write_app, write_connection
+    from ..federated.task import FedConfig
 
     try:
-        from .cluster_job import dataset_config
+        from ..jobs.cluster import dataset_config
 
         # the model, loss and read-out of `otmix cluster` on a user's data (configs/clustering.json)
         config = FedConfig.from_dict({**dataset_config(None), "n_clusters": clusters, "rounds": rounds,
@@ -368,7 +368,7 @@ def run_app(
         if root_certificates is not None and not root_certificates.is_file():
             raise FileNotFoundError(f"root certificate {root_certificates} does not exist")
     except (*ERRORS, ConnectionError) as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
     with tempfile.TemporaryDirectory(prefix="otmix-fed-run-") as tmp:
         app = write_app(Path(tmp) / "app", run_config(config, agents, result, audit, checkpoint, n_links=links))
         write_connection(Path(tmp) / "home", "otmix", superlink_address, root_certificates)
@@ -379,7 +379,7 @@ def run_app(
         except Interrupted as exc:
             _stopped(exc, "flwr run stopped (the run may go on in the SuperLink: flwr stop)")
         except (*ERRORS, ConnectionError) as exc:
-            fail(_one_line(exc))
+            fail(one_line(exc))
     if not outcome.ok:
         fail(outcome.describe())
     console.print(f"{outcome.describe()}; the ServerApp wrote {result} on the SuperLink's machine")
@@ -406,9 +406,7 @@ def demo(
 
     SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop every process it started too (exit code 143, 130, 129).
     """
-    from .cli import _check_link_options
-
-    _check_link_options(links, None, None)
+    check_link_options(links, None, None)
     _writable(json_out, None if work is None else work / "result.json")
     try:
         with SignalsRaise():
@@ -416,7 +414,7 @@ def demo(
     except Interrupted as exc:
         _stopped(exc, "every process started for the demo has been stopped")
     except (*ERRORS, ConnectionError) as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
     _report(payload, json_out)
     console.print("every process started for the demo has been stopped")
 
@@ -426,9 +424,9 @@ def _demo(agents: int, rounds: int, local_epochs: int, tls: bool, work: Path | N
     """The demo's run: digits views, one loopback deployment, its payload (stages shown as it goes)."""
     import tempfile
 
-    from .data.digits2 import make_digits_views
-    from .fed_job import run_federated
-    from .federated.deploy import run_loopback
+    from ..data.digits2 import make_digits_views
+    from ..jobs.federated import run_federated
+    from ..federated.deploy import run_loopback
 
     ds = make_digits_views(agents)
     console.print(f"{ds.name}: {agents} agents on 127.0.0.1 (views {[X.shape[1] for X in ds.Xs]} features, "
@@ -453,13 +451,13 @@ def certificates(
     days: int = typer.Option(365, min=1, help="Validity in days."),
 ) -> None:
     """Make a CA and a SuperLink TLS certificate (give ca.crt to agents; keep ca.key and server.key private)."""
-    from .federated.security import make_certificates
+    from ..federated.security import make_certificates
 
     _writable(*(out / name for name in ("ca.crt", "ca.key", "server.pem", "server.key")))
     try:
         paths = make_certificates(out, host, days)
     except (ValueError, OSError) as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
@@ -467,7 +465,7 @@ def certificates(
 @needs_fl("cryptography")
 def keygen(out: Path = typer.Option(..., help="Private key file (the public key goes to OUT.pub).")) -> None:
     """Make an agent's authentication key pair (ECDSA P-384, OpenSSH format, as Flower reads it)."""
-    from .federated.security import make_agent_key
+    from ..federated.security import make_agent_key
 
     public = out.with_name(out.name + ".pub")
     for path in (out, public):
@@ -477,7 +475,7 @@ def keygen(out: Path = typer.Option(..., help="Private key file (the public key 
     try:
         private, public = make_agent_key(out)
     except OSError as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
     console.print(f"wrote {private} (keep it on the agent) and {public} (register it on the SuperLink)")
 
 
@@ -491,7 +489,7 @@ def register(
     """Allow the agent holding the matching private key to join (`flwr supernode register`)."""
     import tempfile
 
-    from .federated.deploy import check_reachable, register_agent, write_connection
+    from ..federated.deploy import check_reachable, register_agent, write_connection
 
     try:
         if not public_key.is_file():
@@ -503,5 +501,5 @@ def register(
             write_connection(tmp, "otmix", superlink_address, root_certificates)
             node = register_agent(public_key, "otmix", Path(tmp))
     except (*ERRORS, ConnectionError) as exc:
-        fail(_one_line(exc))
+        fail(one_line(exc))
     console.print(f"registered {public_key.name}: the agent will join as node {node}")

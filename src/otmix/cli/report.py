@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .cli_common import NOT_WRITTEN, check_outputs, console, fail, one_line, write_outputs
+from ._common import NOT_WRITTEN, check_outputs, console, fail, one_line, write_outputs
 
 
 def report(
@@ -17,8 +17,8 @@ def report(
     title: str = typer.Option("otmix results", help="Title of the report."),
 ) -> None:
     """Clustering benchmark tables, clustering/federated/supervised runs and figures in one page."""
-    from .outputs import removed_on_failure
-    from .report.document import check_report_path, collect_results, render_report
+    from ..outputs import removed_on_failure
+    from ..report.document import check_report_path, collect_results, render_report
 
     try:
         for path in (out, markdown_out):

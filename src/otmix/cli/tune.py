@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .cli_common import check_outputs, console, fail, one_line
+from ._common import check_outputs, console, fail, one_line
 
 
 def tune(
@@ -35,7 +35,7 @@ def tune(
     """Search α, w_rec, w_otm and lr (the paper's ranges) with optuna TPE and pruning; save the best config."""
     import importlib.util
 
-    from .outputs import removed_on_failure
+    from ..outputs import removed_on_failure
 
     if (dataset is None) == (data is None):
         fail("give exactly one of --dataset NAME or --data PATH")
@@ -62,10 +62,10 @@ def _tune(dataset, data, trials, storage, study, chosen, select_by_labels, seeds
     """The search itself, once its outputs are proven writable."""
     import logging
 
-    from .cluster_job import dataset_config
-    from .data import load_dataset, load_path
-    from .data.unalign import unalign
-    from .tune import save_best_config, tune_clustering
+    from ..jobs.cluster import dataset_config
+    from ..data import load_dataset, load_path
+    from ..data.unalign import unalign
+    from ..jobs.tune import save_best_config, tune_clustering
 
     try:
         ds = load_dataset(dataset) if dataset else load_path(data)

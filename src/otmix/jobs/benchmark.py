@@ -18,7 +18,7 @@ without links keeps today's key. Methods that take links (OTM, ``LinkedKMeans``,
 are fitted with ``fit(Xs, links=...)``, the others ignore them; a method that needs links
 (``PVC``) is not run at fraction 0. OTM cells also keep, per view pair, how the fitted plan
 aligns the views (class mass and twin rate over the unlinked rows,
-:func:`otmix.cluster_job.pair_alignment`) and the estimator's alignability verdict.
+:func:`otmix.jobs.cluster.pair_alignment`) and the estimator's alignability verdict.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_json_atomic
-from .cluster_job import METRICS, score_views
-from .formatting import mean_std_text
-from .metrics import mean_std
+from ..atomic import write_json_atomic
+from .cluster import METRICS, score_views
+from ..formatting import mean_std_text
+from ..metrics import mean_std
 
 SETTINGS = ("aligned", "unaligned")
 Cell = tuple[str, str, str, int, float | None]  # (dataset, setting, method, seed, link fraction or None)
@@ -59,7 +59,7 @@ class Method:
 
 def _otm(mix: str = "binary") -> Callable[[int, int, dict], Any]:
     def build(n_clusters: int, seed: int, params: dict) -> Any:
-        from .estimators import OTMClustering
+        from ..estimators import OTMClustering
 
         return OTMClustering(n_clusters=n_clusters, random_state=seed, **{**params, "mix": mix})
 
@@ -68,7 +68,7 @@ def _otm(mix: str = "binary") -> Callable[[int, int, dict], Any]:
 
 def _baseline(class_name: str) -> Callable[[int, int, dict], Any]:
     def build(n_clusters: int, seed: int, params: dict) -> Any:
-        from . import baselines
+        from .. import baselines
 
         return getattr(baselines, class_name)(n_clusters=n_clusters, random_state=seed, **params)
 
@@ -76,7 +76,7 @@ def _baseline(class_name: str) -> Callable[[int, int, dict], Any]:
 
 
 def _reference(n_clusters: int, seed: int, params: dict) -> Any:
-    from .cluster_job import ReferenceKMeans
+    from .cluster import ReferenceKMeans
 
     return ReferenceKMeans(n_clusters=n_clusters, random_state=seed)
 
@@ -144,7 +144,7 @@ def summary_key(dataset: str, setting: str, method: str, fraction: float | None 
 
 def check_fractions(fractions: Sequence[float]) -> list[float]:
     """The link fractions, each a number in [0, 1), without repeats (one-line ``ValueError`` otherwise)."""
-    from .data.links import _check_fraction
+    from ..data.links import _check_fraction
 
     out: list[float] = []
     for f in fractions:
@@ -160,7 +160,7 @@ def check_methods_available(methods: Sequence[str]) -> None:
     """Raise a one-line ``ValueError`` when a method's baseline class is not in this installation's otmix.baselines."""
     from importlib import import_module
 
-    baselines = import_module(".baselines", __package__)
+    baselines = import_module("..baselines", __package__)
     for name in methods:
         needed = METHODS[name].baseline
         if needed is None:
@@ -207,7 +207,7 @@ def method_params(dataset: str, method: str, config_dir: str | Path | None = Non
     else the data set's fixed config (``configs/clustering.json``); baselines: their defaults.
     """
     if method in ("otm", "otm-wb"):
-        from .cluster_job import dataset_config
+        from .cluster import dataset_config
 
         tuned = Path(config_dir) / f"{dataset}.json" if config_dir is not None else None
         if tuned is not None and tuned.is_file():
@@ -228,9 +228,9 @@ def run_cell(dataset: str, setting: str, method: str, seed: int, fraction: float
     import torch
     from threadpoolctl import threadpool_limits
 
-    from .cluster_job import alignment_scores
-    from .data import link_seed, load_dataset, simulate_links
-    from .data.unalign import unalign
+    from .cluster import alignment_scores
+    from ..data import link_seed, load_dataset, simulate_links
+    from ..data.unalign import unalign
 
     spec = METHODS[method]
     params = method_params(dataset, method) if params is None else params
@@ -333,7 +333,7 @@ def run_benchmark(
     fractions : sequence of float in [0, 1), optional
         Link fractions (unaligned setting only): every cell runs at every fraction.
     """
-    from .data import load_dataset
+    from ..data import load_dataset
 
     cells_to_run = plan_cells(datasets, settings, methods, seeds, fractions)
     for name in dict.fromkeys(datasets):

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from .configs import clustering_config
-from .data.dataset import Dataset
-from .data.links import link_seed, simulate_links
-from .data.unalign import unalign
-from .metrics import clustering_scores, mean_std
+from ..configs import clustering_config
+from ..data.dataset import Dataset
+from ..data.links import link_seed, simulate_links
+from ..data.unalign import unalign
+from ..metrics import clustering_scores, mean_std
 
 METRICS = ("acc", "purity", "nmi", "ari")
 REFERENCE_N_INIT = 10  # the issue's reference: K-means with 10 restarts on each view alone
@@ -269,7 +269,7 @@ def check_links_spec(links: Any, aligned: bool, sizes: Sequence[int]) -> float |
     if links is None:
         return None
     if np.ndim(links) == 0:
-        from .data.links import _check_fraction
+        from ..data.links import _check_fraction
 
         fraction = _check_fraction(links)
         if aligned:
@@ -278,7 +278,7 @@ def check_links_spec(links: Any, aligned: bool, sizes: Sequence[int]) -> float |
             raise ValueError("a link fraction needs an aligned data set to simulate on (every view the same rows); "
                              f"got views of {list(sizes)} rows")
         return fraction
-    from .ot._constraints import check_links
+    from ..ot._constraints import check_links
 
     if not aligned:
         raise ValueError("a link table names rows of the data as given; it needs the rows kept as loaded "
@@ -306,7 +306,7 @@ def run_seed(
     reference : bool
         Also score :func:`reference_labels` on the same rows (when labels exist).
     """
-    from .estimators import OTMClustering
+    from ..estimators import OTMClustering
 
     spec = check_links_spec(links, aligned, data.n_samples)
     Xs, ys = list(data.Xs), list(data.ys) if data.ys is not None else None

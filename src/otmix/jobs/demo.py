@@ -51,7 +51,7 @@ class DemoResult:
 
 
 def _scores(ys, labels) -> dict[str, Any]:
-    from .metrics import acc, nmi
+    from ..metrics import acc, nmi
 
     return {"per_view": [{"acc": acc(y, lab), "nmi": nmi(y, lab)} for y, lab in zip(ys, labels)],
             "pooled": {"acc": acc(np.concatenate(ys), np.concatenate(labels)),
@@ -62,9 +62,9 @@ def run_demo(config: DemoConfig, progress: Callable[[str], None] | None = None) 
     """Run the three arms (module docstring) and score them."""
     from sklearn.cluster import KMeans
 
-    from .data import load_dataset, simulate_links, unalign
-    from .data.links import link_seed
-    from .estimators import OTMClustering
+    from ..data import load_dataset, simulate_links, unalign
+    from ..data.links import link_seed
+    from ..estimators import OTMClustering
 
     start = time.perf_counter()
     say = progress or (lambda message: None)

@@ -6,12 +6,12 @@ here with the labels the agents never see. ``runner`` runs one federated fit (a 
 simulation, a loopback deployment, or the Flower-free protocol) and returns the
 server's result dict.
 
-Links have the semantics of ``otmix cluster --links`` (:mod:`otmix.cluster_job`): a
+Links have the semantics of ``otmix cluster --links`` (:mod:`otmix.jobs.cluster`): a
 fraction keeps that share of the entities linked after the seed's permutation
 (:func:`otmix.data.simulate_links` with :func:`otmix.data.link_seed`), a table names rows of
 the data as given; the runner then gets ``links=`` (agent m holds column m). The payload
 has the ``links``, ``alignability``, ``alignment`` and ``reference`` blocks of
-:func:`otmix.cluster_job.run_clustering`.
+:func:`otmix.jobs.cluster.run_clustering`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .cluster_job import (
+from .cluster import (
     aggregate_alignability,
     aggregate_alignment,
     aggregate_per_view,
@@ -33,10 +33,10 @@ from .cluster_job import (
     reference_labels,
     score_views,
 )
-from .data.dataset import Dataset
-from .data.links import link_seed, simulate_links
-from .data.unalign import unalign
-from .metrics import mean_std
+from ..data.dataset import Dataset
+from ..data.links import link_seed, simulate_links
+from ..data.unalign import unalign
+from ..metrics import mean_std
 
 # runner(Xs, config) -> result, or runner(Xs, config, links=table) when the run has links
 Runner = Callable[..., dict]
@@ -44,7 +44,7 @@ Runner = Callable[..., dict]
 
 def fed_config(data: Dataset, n_clusters: int, seed: int, overrides: dict[str, Any] | None = None):
     """The federated config of a data set: its clustering config (model and loss) plus the overrides."""
-    from .federated.task import FedConfig
+    from ..federated.task import FedConfig
 
     values = {**dataset_config(data.name), **(overrides or {}), "n_clusters": int(n_clusters),
               "random_state": int(seed)}
@@ -68,16 +68,16 @@ def run_federated(
 ) -> dict[str, Any]:
     """Run ``runner`` once per seed; return the ``otmix cluster`` payload plus a ``federated`` block.
 
-    ``links``, ``rows_match`` and ``reference`` as in :func:`otmix.cluster_job.run_seed`;
+    ``links``, ``rows_match`` and ``reference`` as in :func:`otmix.jobs.cluster.run_seed`;
     the payload's ``links``, ``alignability`` (with ``alignability_per_seed``), ``alignment``,
-    ``reference`` and ``readout_used`` blocks as :func:`otmix.cluster_job.run_clustering`'s
+    ``reference`` and ``readout_used`` blocks as :func:`otmix.jobs.cluster.run_clustering`'s
     (``alignment`` from the server's pair plans, over the agents in every seed's read-out).
 
     ``federated``: mode, rounds, local_epochs, steps_per_round, seconds per round (mean ± std
     over all rounds of all seeds), bytes per round per agent (server → agent, agent → server),
     events (dropped or returning agents) and the first seed's round history.
     """
-    from .federated.task import dense_plans
+    from ..federated.task import dense_plans
 
     n_clusters = n_clusters or data.n_clusters
     if n_clusters is None:

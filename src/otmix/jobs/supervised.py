@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from .data.supervised import SupervisedData
-from .metrics import mean_std
-from .train.supervised import (
+from ..data.supervised import SupervisedData
+from ..metrics import mean_std
+from ..train.supervised import (
     SupervisedConfig,
     evaluate,
     noise_curve,

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_json_atomic
-from .params import check_int
+from ..atomic import write_json_atomic
+from ..params import check_int
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def _import_optuna() -> Any:
 
 
 def _estimator_params() -> set[str]:
-    from .estimators import OTMClustering
+    from ..estimators import OTMClustering
 
     return set(OTMClustering().get_params())
 
@@ -216,7 +216,7 @@ def tune_clustering(
         The views, unaligned as given.
     n_clusters : int
     base_params : dict
-        The data set's fixed configuration (e.g. :func:`otmix.cluster_job.dataset_config`);
+        The data set's fixed configuration (e.g. :func:`otmix.jobs.cluster.dataset_config`);
         keys of :data:`SEARCH_SPACE` in it are overridden by each trial. ``n_clusters``,
         ``random_state`` and ``verbose`` may not appear.
     n_trials : int >= 1
@@ -272,8 +272,8 @@ def tune_clustering(
     (state FAIL) and propagate, as in Optuna.
     """
     optuna = _import_optuna()
-    from .estimators import OTMClustering
-    from .metrics import acc
+    from ..estimators import OTMClustering
+    from ..metrics import acc
 
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
