@@ -29,6 +29,7 @@ from .readout import (
     matched_clusters,
     nearest_center,
 )
+from .subsample import sample_rows
 from .train.cluster import ClusterConfig, steps_per_epoch, train_clustering
 from .train.device import module_device, resolve_device
 
@@ -103,6 +104,13 @@ def _centres(X: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
     return out
 
 
+def _extend_labels(X: np.ndarray, rows: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Labels of every row of ``X``: ``labels`` on ``rows``, the nearest of ``centers`` elsewhere."""
+    out = nearest_center(X, centers)
+    out[rows] = labels
+    return out
+
+
 def _encode(model: MWAE, X: np.ndarray, view: int) -> np.ndarray:
     """Codes of one view, computed on the model's device and returned as a float64 numpy array."""
     model.eval()
@@ -174,6 +182,12 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         Largest barycenter used by the fused read-outs.
     align_restarts : int
         Pure-GW restarts of the alignability score without links.
+    analysis_rows : int
+        Largest number of rows per view for the view analysis and the matched read-out, whose
+        pair plans are dense (``8 N_a N_b`` bytes). Larger views are analysed on a seeded sample
+        (linked entities first, :func:`otmix.subsample.sample_rows`); their other rows get the
+        nearest of their view's matched cluster centres, as :meth:`predict` gives. Training
+        always sees every row.
     n_jobs : int or None
         Threads for the per-view FGW problems (-1: one per view) and for torch while fitting
         (1, the default: at training sizes more torch threads are slower; see otmix.train.threads).
@@ -200,7 +214,10 @@ class OTMClustering(ClusterMixin, BaseEstimator):
     stability_ : ndarray (M,)
         Clustering stability of every view's codes (:func:`otmix.alignment.clustering_stability`).
     pair_plans_ : dict
-        ``(a, b) -> ndarray (n_a, n_b)``: a plan between the rows of views a < b (sums to 1).
+        ``(a, b) -> ndarray (n_a, n_b)``: a plan between the rows of views a < b (sums to 1);
+        between the rows of ``analysis_rows_`` when a view was larger than ``analysis_rows``.
+    analysis_rows_ : list of ndarray or None
+        The rows of every view the analysis and the matched read-out ran on (None: all rows).
     training_ : dict
         ``mixing`` (bool), ``links`` ("given", "pseudo" or None) and ``n_links`` of the training.
     transfer_weights_ : list of list of float
@@ -252,6 +269,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         readout: str = "auto",
         readout_points: int = 1024,
         align_restarts: int = 8,
+        analysis_rows: int = 4096,
         n_jobs: int | None = 1,
         device: str | torch.device = "cpu",
         random_state: int | None = None,
@@ -279,6 +297,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         self.readout = readout
         self.readout_points = readout_points
         self.align_restarts = align_restarts
+        self.analysis_rows = analysis_rows
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
@@ -315,6 +334,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         config.validate()
         check_int("readout_points", self.readout_points, low=1)
         check_int("align_restarts", self.align_restarts, low=1)
+        check_int("analysis_rows", self.analysis_rows, low=max(2, int(self.n_clusters)))
         if self.readout_points < self.n_clusters:
             raise ValueError(f"readout_points={self.readout_points} is smaller than n_clusters={self.n_clusters}")
         links_ = None
@@ -323,10 +343,13 @@ class OTMClustering(ClusterMixin, BaseEstimator):
             if links_.shape[0] == 0:
                 links_ = None
         n_clusters = int(self.n_clusters)
+        # the analysis and the matched read-out hold dense pair plans: large views are analysed on a sample
+        sample = sample_rows([X.shape[0] for X in Xs], links_, int(self.analysis_rows), self._seed(404))
         if links_ is None:  # without links, alignable pairs (measured on the PCA start) mix through their matches
-            start = _pca_codes(Xs, config.latent_dim)
+            start = sample.take(_pca_codes(Xs, config.latent_dim))
             before = analyse_views(start, n_clusters, restarts=self.align_restarts, random_state=self._seed(101))
-            train_links, kind = before.pseudo_links, ("pseudo" if before.pseudo_links is not None else None)
+            train_links = sample.to_full(before.pseudo_links)
+            kind = "pseudo" if train_links is not None else None
         else:
             before, train_links, kind = None, links_, "given"
         mixing = train_links is not None
@@ -336,12 +359,20 @@ class OTMClustering(ClusterMixin, BaseEstimator):
             model, history = train_clustering(Xs, config, progress=progress, links=train_links, mixing=mixing)
         # fitted attributes are set together, only once the read-outs have succeeded
         codes = [_encode(model, X, m) for m, X in enumerate(Xs)]
+        codes_s, Xs_s = sample.take(codes), sample.take(Xs)
         analysis = before if (before is not None and not mixing and config.encoder == "linear") else \
-            analyse_views(codes, n_clusters, links=links_, restarts=self.align_restarts, random_state=self._seed(202))
-        matched, matched_log = matched_clusters(codes, n_clusters, analysis, random_state=self._seed(303), own=Xs,
-                                                kmeans_seed=self.random_state)
-        frames = _frames_onto_reference(codes, analysis.effective_links())
-        fused = self._read_out([_in_frame(Z, f) for Z, f in zip(codes, frames)], analysis.effective_links())
+            analyse_views(codes_s, n_clusters, links=sample.links, restarts=self.align_restarts,
+                          random_state=self._seed(202))
+        matched, matched_log = matched_clusters(codes_s, n_clusters, analysis, random_state=self._seed(303),
+                                                own=Xs_s, kmeans_seed=self.random_state)
+        scaled = [_unit_rms(X)[0] for X in Xs]
+        view_centers = [_centres(S[rows], lab, n_clusters) for S, rows, lab in zip(scaled, sample.rows, matched)]
+        if not sample.full:  # rows outside the sample: the nearest of their view's matched centres (as predict)
+            matched = [_extend_labels(S, rows, lab, C) for S, rows, lab, C in zip(scaled, sample.rows, matched,
+                                                                                   view_centers)]
+        effective_links = sample.to_full(analysis.effective_links())
+        frames = _frames_onto_reference(codes, effective_links)
+        fused = self._read_out([_in_frame(Z, f) for Z, f in zip(codes, frames)], effective_links)
         readout = self._choose_readout(analysis)
         by_readout = {"matched": matched, **fused.labels_by_readout}
         self.model_, self.history_, self.n_features_in_ = model, history, [X.shape[1] for X in Xs]
@@ -351,11 +382,12 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         self.alignability_ = [a.as_dict() for a in analysis.alignability]
         self.stability_ = np.asarray(analysis.stability)
         self.pair_plans_ = dict(analysis.pair_plans)
+        self.analysis_rows_ = None if sample.full else sample.rows
         self.training_ = {"mixing": mixing, "links": kind, "n_links": 0 if train_links is None else len(train_links)}
         self.transfer_weights_ = matched_log["weights"]
         self.view_scaling_ = [_unit_rms(X)[1:] for X in Xs]
         self.code_frames_ = frames
-        self.view_centers_ = [_centres(_unit_rms(X)[0], lab, n_clusters) for X, lab in zip(Xs, matched)]
+        self.view_centers_ = view_centers
         self.fused_codes_ = fused.codes
         self.fused_labels_ = fused.fused_labels
         self.cluster_centers_ = fused.centers
