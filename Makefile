@@ -5,13 +5,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench bench-repeats bench-scale bench-cluster bench-fed clean
+.PHONY: demo test docs bench bench-repeats bench-scale bench-cluster bench-fed clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,fl,tune]'
+	$(PY) -m pip install -q -e '.[dev,fl,tune,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The documentation site: API reference from the docstrings, the gallery runs examples/ (warnings are errors).
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -j 1 -W --keep-going -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(PY) benchmarks/fgw_vs_pot.py --json benchmarks/fgw_vs_pot.json
@@ -38,4 +42,4 @@ bench-fed: $(STAMP)
 	$(PY) benchmarks/fed_vs_inprocess.py --dataset prokaryotic --seeds 5 --json benchmarks/fed_vs_inprocess.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis docs/_build docs/auto_examples docs/api/generated
