@@ -14,6 +14,9 @@ Three arms, one seed, labels used only to score:
    both views; :func:`otmix.data.simulate_links`).
 
 The text printed at the end is computed from the scores, so it says what this run measured.
+The site runs its examples with one OpenMP/BLAS thread (``OMP_NUM_THREADS=1``); the third
+decimal of the linked arm depends on the thread count (on the machine that built this page,
+the default threads gave the weak view 0.501 / 0.354 instead, as ``otmix demo`` prints).
 """
 
 import time
