@@ -40,3 +40,12 @@ def test_example_has_a_title_and_uses_only_the_public_library(path):
             for alias in node.names:
                 assert not alias.name.startswith("otmix") or alias.name.startswith(PUBLIC), alias.name
     assert "shared/data" not in source and "OTMIX_DATA" not in source, "examples must not need data files"
+
+
+def test_metrics_docstring_examples_run():
+    import doctest
+
+    import otmix.metrics
+
+    failures, tried = doctest.testmod(otmix.metrics)
+    assert tried >= 5 and failures == 0
