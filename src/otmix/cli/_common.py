@@ -16,11 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..atomic import write_json_atomic
-
 __all__ = ["DEVICE_HELP", "NOT_WRITTEN", "PLOT_SUFFIXES", "alignment_table", "check_device", "check_link_options",
            "check_outputs", "console", "err_console", "fail", "figure_writer", "json_writer", "links_note",
-           "links_spec", "one_line", "scores_table", "write_json_atomic", "write_outputs"]
+           "links_spec", "one_line", "scores_table", "write_outputs"]
 
 # Piped output (logs, CI) gets 120 columns instead of rich's 80, so the score tables do not wrap.
 console = Console(width=None if sys.stdout.isatty() else 120)

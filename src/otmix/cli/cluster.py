@@ -152,5 +152,3 @@ def _tsne(run, name: str):
         return fused_tsne_figure(codes, ys, title=f"{name}: fused codes, seed {run.seed}")
     except ValueError as exc:
         fail(f"the t-SNE of the fused codes failed, nothing was written: {one_line(exc)}")
-
-

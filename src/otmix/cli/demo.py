@@ -57,4 +57,3 @@ def demo(
             write_outputs({json_out: json_writer({"config": asdict(result.config), "view_names": result.view_names,
                                                   "arms": result.arms, "seconds": result.seconds,
                                                   "summary": summary_lines(result)})})
-

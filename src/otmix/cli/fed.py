@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from ..atomic import UnwritableOutput, check_writable
+from ..atomic import UnwritableOutput, check_writable, write_json_atomic
 from ..federated.processes import Interrupted, SignalsRaise
 from ._common import (
     alignment_table,
@@ -20,7 +20,6 @@ from ._common import (
     links_spec,
     one_line,
     scores_table,
-    write_json_atomic,
 )
 
 fed_app = typer.Typer(

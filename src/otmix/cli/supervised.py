@@ -127,5 +127,3 @@ def _run_supervised_with_bar(data, fusion, otm_weight, folds, seed, overrides, q
             bar.update(task, advance=1, info=f"val {losses['val']:.4f}")
 
         return run_supervised(data, fusion, otm_weight, folds, seed, overrides, on_fold=on_fold, progress=progress)
-
-
