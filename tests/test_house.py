@@ -266,21 +266,7 @@ def test_only_the_cli_package_imports_the_app(graph):
     assert _offenders(graph, "otmix.cli", lambda t: t == "otmix.cli") == []  # the package itself: no self-edge
 
 
-# otmix/data/avmnist.py imports SupervisedData from .supervised at the top, and data/supervised.py imports
-# .avmnist inside load_supervised: a circle that only works because one side is lazy. It lies outside the
-# files of the change that added this test (data/ is someone else's); the fix is to move SupervisedData
-# (or the loaders' registry) so that one of the two stops importing the other.
-KNOWN_CYCLES = [["otmix.data.avmnist", "otmix.data.supervised", "otmix.data.avmnist"]]
-
-
-@pytest.mark.xfail(strict=True, reason="otmix.data.avmnist <-> otmix.data.supervised (see KNOWN_CYCLES); "
-                   "remove this mark and KNOWN_CYCLES when otmix/data is fixed")
 def test_there_is_no_import_cycle(graph):
     cycles = find_cycles(graph.edges)
     assert cycles == [], "import cycles: " + "; ".join(" -> ".join(cycle) for cycle in cycles)
 
-
-def test_no_import_cycle_but_the_known_one(graph):
-    """Until the known cycle is fixed, any other cycle still fails here (and its fix makes this fail too)."""
-    cycles = find_cycles(graph.edges)
-    assert cycles == KNOWN_CYCLES, "import cycles: " + "; ".join(" -> ".join(cycle) for cycle in cycles)

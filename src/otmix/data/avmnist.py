@@ -19,7 +19,7 @@ import numpy as np
 
 from .audio import _as_signal, fix_length, log_mel_frames, mix_at_snr
 from .datasets import data_root, missing_data
-from .supervised import SupervisedData
+from .supervised_data import SupervisedData
 from .views import _one_line
 
 __all__ = ["HARD_IMAGE_ENERGY", "HARD_SNR_DB", "NOISE_SEED", "load_avmnist", "load_avmnist_hard", "recording_noise"]

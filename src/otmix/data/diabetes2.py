@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .supervised import SupervisedData
+from .supervised_data import SupervisedData
 
 __all__ = ["load_diabetes2"]
 

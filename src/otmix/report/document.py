@@ -88,7 +88,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _cluster_section(name: str, payload: dict) -> list[str]:
-    from ..cluster_job import METRICS  # here, not at the top: it brings scikit-learn, which `otmix report` may skip
+    from ..jobs.cluster import METRICS  # here, not at the top: it brings scikit-learn, which `otmix report` may skip
 
     setting = "aligned" if payload.get("aligned") else "unaligned"
     n = len(payload.get("seeds", []))
@@ -131,8 +131,8 @@ def markdown_report(inputs: ReportInputs, title: str = "otmix results", figures_
     """The whole report as markdown; figures are linked relative to ``figures_from`` (default: the folder)."""
     import os
 
-    from ..bench_clustering import markdown as bench_markdown
-    from ..bench_clustering import summarize
+    from ..jobs.benchmark import markdown as bench_markdown
+    from ..jobs.benchmark import summarize
 
     lines = [f"# {title}", "", f"From `{inputs.root}`. Labels are used only to score.", ""]
     for name, payload in inputs.benchmarks:
