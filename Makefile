@@ -32,7 +32,8 @@ bench-repeats: $(STAMP)
 		--json benchmarks/fgw_vs_pot_repeats.json
 
 bench-scale: $(STAMP)
-	$(PY) benchmarks/cluster_scale.py --rows 10000 100000 --epochs 1 --json benchmarks/cluster_scale.json
+	$(PY) benchmarks/cluster_scale.py --rows 100000 1000000 --epochs 1 --json benchmarks/cluster_scale.json
+	$(PY) benchmarks/cluster_scale.py --rows 100000 1000000 --epochs 1 --links 0.01 --json benchmarks/cluster_scale_links.json
 
 bench-cluster: $(STAMP)
 	$(PY) benchmarks/cluster_table.py --seeds 5 --json benchmarks/cluster_table.json \

@@ -122,8 +122,8 @@ def _encode(model: MWAE, X: np.ndarray, view: int) -> np.ndarray:
 class OTMClustering(ClusterMixin, BaseEstimator):
     """Unaligned multi-view clustering that never makes a view worse and lets a weak view gain.
 
-    What ``fit(Xs, links=None)`` does (docs/design.md §6; the README's "Unaligned
-    multi-view clustering"):
+    What ``fit(Xs, links=None)`` does (docs/design.md §4–5 and §8; the user guide's
+    docs/user_guide/clustering.rst):
 
     1. **Encoders.** One encoder/decoder per view into a shared latent width:
        ``encoder="linear"`` (default) starts at the view's PCA and keeps its geometry
