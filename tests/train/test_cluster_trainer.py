@@ -198,3 +198,23 @@ def test_step_hook_sees_every_step_of_every_epoch(blob_views):
     assert steps == max(X.shape[0] for X in Xs) // 32
     assert seen == [(epoch, step) for epoch in range(3) for step in range(1, steps + 1)]
     assert steps_per_epoch([10, 5], 64) == 1  # a view smaller than a batch still trains one step
+
+
+def test_the_pca_start_is_scored_on_at_most_start_loss_steps_batches(blob_views, monkeypatch):
+    import otmix.train.cluster as cluster
+
+    Xs, _ = blob_views
+    config = ClusterConfig(n_clusters=3, latent_dim=3, batch_size=16, epochs=1, patience=None, random_state=0)
+    seen, scored = [], cluster._start_loss
+
+    def spy(model, tensors, sampler, steps, *args):
+        seen.append(steps)
+        return scored(model, tensors, sampler, steps, *args)
+
+    monkeypatch.setattr(cluster, "_start_loss", spy)
+    steps = steps_per_epoch([X.shape[0] for X in Xs], 16)
+    train_clustering(Xs, config)  # a small view is scored on a whole epoch of batches
+    monkeypatch.setattr(cluster, "START_LOSS_STEPS", 2)
+    _, history = train_clustering(Xs, config)  # a large one on START_LOSS_STEPS of them
+    assert steps > 2 and seen == [steps, 2]
+    assert np.isfinite(history["start_total"][0])
