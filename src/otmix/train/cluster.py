@@ -267,9 +267,10 @@ def train_clustering(
     history : dict of lists
         Per-epoch means of ``total``, ``rec``, ``otm``, ``clu`` and the epoch ``seconds``;
         ``best_epoch`` and ``stopped_early`` as one-element lists. With linear encoders the
-        PCA start is evaluated first (``start_total``, one epoch of batches without updates)
-        and kept when no epoch beats it (``best_epoch == -1``): training never ends worse
-        than its start on the unsupervised loss.
+        PCA start is evaluated first (``start_total``: one epoch of batches without updates,
+        at most :data:`START_LOSS_STEPS` of them, an estimate for larger views) and kept when
+        no epoch beats it (``best_epoch == -1``): training never ends worse than its start on
+        the unsupervised loss (up to that estimate's error for views of more than 64 batches).
     """
     config.validate()
     device = resolve_device(config.device)
