@@ -39,7 +39,7 @@ def check_structure(name: str, arr: np.ndarray, n: int, *, atol: float = 1e-8) -
 
 
 def _largest_and_asymmetry(arr: np.ndarray, block: int = 512) -> tuple[float, float]:
-    """:math:`\max_{ik} |A_{ik}|` and :math:`\max_{ik} |A_{ik} - A_{ki}|`, a block of rows against
+    r""":math:`\max_{ik} |A_{ik}|` and :math:`\max_{ik} |A_{ik} - A_{ki}|`, a block of rows against
     the matching block of columns at a time, each pair once."""
     n = arr.shape[0]
     largest = asymmetry = 0.0
