@@ -75,6 +75,11 @@ def test_the_agent_answers_the_ids_with_its_rows_or_says_why_not():
         agent_link_rows(column, np.arange(5), 1)
     with pytest.raises(ValueError, match="agent 0 links its row 2 to more than one entity"):
         link_table([np.array([2, 2]), np.array([0, 1])], [5, 5])
+    with pytest.raises(ValueError, match=r"agent 1 links entity 1 to row 7, out of its 5 rows"):
+        link_table([np.array([0, 1]), np.array([-1, 7])], [5, 5])
+    with pytest.raises(ValueError, match=r"agent 0 links entity 0 to row -2, out of its 5 rows"):
+        link_table([np.array([-2, 2, 2]), np.array([0, 1, 2])], [5, 5])  # range is named before a twice-linked row
+    np.testing.assert_array_equal(link_table([np.array([0, -1]), np.array([3, 1])], [5, 5]), [[0, 3], [-1, 1]])
 
 
 # -- batches -------------------------------------------------------------------------------------------------

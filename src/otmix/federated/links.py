@@ -159,19 +159,18 @@ def link_table(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarra
     """The server's link table from every agent's rows (one column per agent, in modality order).
 
     Entities present in fewer than two of these agents are kept (``-1`` rows are harmless:
-    a batch drops them); the columns are checked as :func:`otmix.ot._constraints.check_links`
-    checks a table (indices in range, no row linked twice).
+    a batch drops them); every column gets the test of :func:`otmix.ot._constraints.check_links`
+    (:func:`~otmix.ot._constraints.link_column_problem`: indices in range, no row linked twice).
     """
+    from ..ot._constraints import link_column_problem  # here: agents import this module at every message
+
     table = np.stack([np.asarray(c, dtype=np.int64) for c in columns], axis=1)
     for m, (column, n) in enumerate(zip(table.T, sizes)):
-        bad = (column < -1) | (column >= int(n))
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
+        k, twice = link_column_problem(column, n)
+        if k is not None:
             raise ValueError(f"agent {m} links entity {k} to row {column[k]}, out of its {n} rows")
-        present = column[column >= 0]
-        values, counts = np.unique(present, return_counts=True)
-        if (counts > 1).any():
-            raise ValueError(f"agent {m} links its row {values[counts > 1][0]} to more than one entity")
+        if twice is not None:
+            raise ValueError(f"agent {m} links its row {twice} to more than one entity")
     return table
 
 

@@ -80,19 +80,28 @@ def check_links(links: Any, sizes: Sequence[int], name: str = "links") -> np.nda
         raise ValueError(f"{name} must have {M} columns (one per view), got {arr.shape[1]}")
     for m, n in enumerate(sizes):
         col = arr[:, m]
-        bad = (col < -1) | (col >= n)
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
+        k, twice = link_column_problem(col, n)
+        if k is not None:
             raise ValueError(f"{name}[{k}, {m}] = {col[k]} is out of range for a view of {n} rows (-1 = absent)")
-        present = col[col >= 0]
-        values, counts = np.unique(present, return_counts=True)
-        if (counts > 1).any():
-            raise ValueError(f"{name}: row {values[counts > 1][0]} of view {m} is linked more than once")
+        if twice is not None:
+            raise ValueError(f"{name}: row {twice} of view {m} is linked more than once")
     few = (arr >= 0).sum(axis=1) < 2
     if few.any():
         k = int(np.flatnonzero(few)[0])
         raise ValueError(f"{name}[{k}] has fewer than two views present; a link joins at least two rows")
     return arr
+
+
+def link_column_problem(column: np.ndarray, n: int) -> tuple[int | None, int | None]:
+    """The first problem of one view's column of a link table (``-1``: absent): the position of the
+    first entry outside ``[-1, n)``, else None; then (only when every entry is in range) the first
+    row linked to more than one entity, else None. Callers phrase the error."""
+    bad = (column < -1) | (column >= int(n))
+    if bad.any():
+        return int(np.flatnonzero(bad)[0]), None
+    values, counts = np.unique(column[column >= 0], return_counts=True)
+    twice = counts > 1
+    return None, (int(values[twice][0]) if twice.any() else None)
 
 
 def check_labels(labels: Any, sizes: Sequence[int], name: str = "labels") -> list[np.ndarray | None]:
