@@ -46,13 +46,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.supervised_data import TASKS
 from ..models.fusion import FUSIONS, ModalityHeads, make_fusion
 from ..ot import push_back, pushforward, stochastic_mix
 from ..params import check_bool, check_choice, check_int, check_n_jobs, check_real, check_seed
 from .batch_plans import batch_plans
 from .device import module_device, resolve_device
-
-TASKS = ("classification", "regression")
 
 
 @dataclass
