@@ -365,8 +365,9 @@ class OTMClustering(ClusterMixin, BaseEstimator):
                           random_state=self._seed(202))
         matched, matched_log = matched_clusters(codes_s, n_clusters, analysis, random_state=self._seed(303),
                                                 own=Xs_s, kmeans_seed=self.random_state)
-        scaled = [_unit_rms(X)[0] for X in Xs]
-        view_centers = [_centres(S[rows], lab, n_clusters) for S, rows, lab in zip(scaled, sample.rows, matched)]
+        units = [_unit_rms(X) for X in Xs]  # (centred and scaled view, mean, scale), once per view
+        scaled = [u[0] for u in units]
+        view_centers = [_centres(S, lab, n_clusters) for S, lab in zip(sample.take(scaled), matched)]
         if not sample.full:  # rows outside the sample: the nearest of their view's matched centres (as predict)
             matched = [_extend_labels(S, rows, lab, C) for S, rows, lab, C in zip(scaled, sample.rows, matched,
                                                                                    view_centers)]
@@ -385,7 +386,7 @@ class OTMClustering(ClusterMixin, BaseEstimator):
         self.analysis_rows_ = None if sample.full else sample.rows
         self.training_ = {"mixing": mixing, "links": kind, "n_links": 0 if train_links is None else len(train_links)}
         self.transfer_weights_ = matched_log["weights"]
-        self.view_scaling_ = [_unit_rms(X)[1:] for X in Xs]
+        self.view_scaling_ = [u[1:] for u in units]
         self.code_frames_ = frames
         self.view_centers_ = view_centers
         self.fused_codes_ = fused.codes
